@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds gocxx in Release and runs the main demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
+cmake --build build/release -j"$(nproc)"
+./build/release/examples/hello

@@ -1,0 +1,656 @@
+// The M:N scheduler: how fibers (G) find a processor (P) and an OS thread (M) to run on.
+//
+// The problem. Many fibers, few cores. Every core should stay busy while there is work, an idle
+// runtime should use no CPU at all, a fiber readied by another should run soon and preferably on
+// the same core (its data is hot there), and no fiber may starve, although fibers are
+// cooperative and never preempted.
+//
+// The approach is Go's (proc.go), simplified where our fibers allow it:
+//  * Each P owns a bounded lock-free ring (256) plus a `runnext` slot. A fiber readied by the
+//    running fiber goes to runnext, so ping-pong and producer/consumer pairs stay on one P.
+//    A chain of runnext hand-offs shares one time slice: after kMaxRunnextHops hops the readied
+//    fiber goes to the tail of the ring instead, so a ping-pong pair cannot starve the queue.
+//  * A global queue (mutex) takes ring overflow and fibers readied or spawned from threads that
+//    are not Ms. Every 61st schedule a P looks at it first, so a P whose own ring never empties
+//    cannot starve it (61: prime, so that it does not fall into step with periodic workloads).
+//  * An M without work steals half of a random victim's ring (one CAS), and in the last round
+//    the victim's runnext and its due timers too.
+//  * Spinning (looking for work without having any) is bounded: at most half as many spinning
+//    Ms as busy Ps. Readying a fiber wakes one idle P only when nobody spins (wakep); the woken
+//    M spins, and when a spinning M finds work it wakes the next one, so wake-ups ripple
+//    outward only as far as there is work.
+//  * An M that finds nothing puts its P on the idle list and sleeps on a futex until wakep or
+//    until its P's earliest timer. No polling loop anywhere.
+//
+// Simplification: each P is bound to one M for the whole run. Go hands a P to another M when
+// its M blocks in a syscall; we have no such hand-off: code that blocks an M (an unhooked
+// syscall, std::mutex) blocks that P, and the other Ps steal its queue. The syscall hooks and
+// go::blocking (src/net) exist so that this does not happen.
+//
+// The idle dance (why no wake-up is lost). A readier publishes work (queue tail store) and then
+// reads npidle and nmspinning; an M going idle publishes itself (npidle++, nmspinning--) and
+// then re-reads every queue. With a full fence between the two steps on both sides, at least
+// one of them sees the other: either the readier sees an idle P and nobody spinning and wakes
+// it, or the idling M sees the work and takes its P back.
+//
+// Rejected approaches:
+//  * One global queue (Boost.Fiber's shared_work): every operation contends on one lock.
+//  * Work pushing (a readier picks a target P): needs knowledge of the target's load and still
+//    needs stealing for imbalance; stealing alone is simpler and cache-friendlier.
+//  * Spinning idle Ms forever (Boost.Fiber's default work_stealing): burns every core at idle.
+//  * Direct fiber-to-fiber switches bypassing g0: saves one switch per yield, but then the
+//    "unlock after the switch" step of park has nowhere safe to run.
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "sched/scheduler.h"
+
+namespace go::detail {
+
+namespace {
+
+// Hand-offs through runnext before the readied fiber goes to the tail instead (Tokio uses 3).
+constexpr int kMaxRunnextHops = 3;
+// Steal rounds over all victims before an M gives up and goes idle.
+constexpr int kStealRounds = 4;
+// An idle M also wakes for overdue timers of busy Ps, but no sooner than this from now.
+constexpr std::int64_t kBusyTimerSlackNs = 1'000'000;
+
+thread_local M* tls_m = nullptr;
+
+// A full memory barrier, for the idle dance below. GCC's TSan rejects atomic_thread_fence
+// (-Wtsan): there it is the same instruction through the __sync builtin. TSan checks data races
+// on plain accesses; the fence only orders atomics, so nothing it verifies is lost.
+inline void full_fence() {
+#if defined(GOCXX_TSAN)
+  __sync_synchronize();
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
+std::uint64_t next_random(std::uint64_t& state) {  // xorshift64*
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  return state * 0x2545F4914F6CDD1DULL;
+}
+
+}  // namespace
+
+std::atomic<Runtime*> g_runtime{nullptr};
+std::mutex g_runtime_lock;
+
+GOCXX_NOIPA M* current_m() { return tls_m; }
+void set_current_m(M* m) { tls_m = m; }
+
+GOCXX_NOIPA G* current_g() {
+  M* m = tls_m;
+  return m != nullptr ? m->curg.load(std::memory_order_relaxed) : nullptr;
+}
+
+GOCXX_NOIPA FiberLocals* current_fiber_locals() {
+  G* g = current_g();
+  return g != nullptr ? &g->locals : nullptr;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void fatal(const char* message) {
+  std::fprintf(stderr, "gocxx: fatal: %s\n", message);
+  std::fflush(stderr);
+  std::abort();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The M loop.
+
+void Runtime::m_main(M* m) {
+  tls_m = m;
+  init_thread_context(m->g0);
+  install_overflow_handler_for_thread();
+  m->rng = 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(m->p->id + 1);
+  for (;;) {
+    G* g = find_runnable(m);
+    if (g == nullptr) break;  // stopping
+    run_fiber(m, g);
+  }
+  tls_m = nullptr;
+  running_ms.fetch_sub(1, std::memory_order_acq_rel);
+  ms[0]->parker.unpark();  // M0 waits for the others in go::run
+}
+
+// Executed on m's g0 only.
+void Runtime::run_fiber(M* m, G* g) {
+  P* p = m->p;
+  g->state.store(FiberState::running, std::memory_order_relaxed);
+  g->last_p = p;
+  g->started = true;
+  m->curg.store(g, std::memory_order_relaxed);
+  p->switches.store(p->switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+
+  switch_context(m->g0, *g->locals.running);
+
+  // Back on g0 (g0 never migrates: m, p are still ours). g has completely switched out.
+  m->curg.store(nullptr, std::memory_order_relaxed);
+  if (g->stack.guard == GuardMode::canary && !stack_canary_intact(g->stack)) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg,
+                  "stack overflow in fiber %llu (spawned at %s:%d): the canary at the end of its "
+                  "%zu-byte stack was overwritten (raise go::Config::stack_size or "
+                  "GOCXX_STACK_SIZE)",
+                  static_cast<unsigned long long>(g->id.load()),
+                  g->site_file.load() ? g->site_file.load() : "unknown", g->site_line.load(),
+                  g->stack.size);
+    fatal(msg);
+  }
+  AfterSwitch after = m->after;
+  m->after = AfterSwitch::none;
+  switch (after) {
+    case AfterSwitch::park: {
+      UnlockFn unlock = m->unlock_fn;
+      void* arg = m->unlock_arg;
+      m->unlock_fn = nullptr;
+      m->unlock_arg = nullptr;
+      // From here on a waker may ready g: it is fully switched out.
+      g->state.store(FiberState::parked, std::memory_order_release);
+      if (unlock != nullptr && !unlock(g, arg)) {
+        // Park cancelled: nobody can have found g, so it is still ours to run.
+        FiberState expected = FiberState::parked;
+        if (g->state.compare_exchange_strong(expected, FiberState::runnable))
+          runq_put(p, g, true);
+      }
+      break;
+    }
+    case AfterSwitch::yield:
+      g->state.store(FiberState::runnable, std::memory_order_relaxed);
+      p->runnext_hops = 0;  // a yield ends the time slice
+      if (opts.migrate && ps.size() > 1) {
+        P* target = ps[(p->id + 1) % ps.size()].get();
+        {
+          std::lock_guard lk(lock);
+          target->inbox.push_back(g);
+        }
+        wake_p(target);
+      } else {
+        runq_put(p, g, false);
+      }
+      break;
+    case AfterSwitch::exit:
+      p->exited.store(p->exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      if (g->is_main) {
+        main_g = nullptr;
+        begin_stop();
+      }
+      free_g(p, g);
+      break;
+    case AfterSwitch::none:
+      fatal("a fiber switched to the scheduler without saying why");
+  }
+}
+
+void Runtime::begin_stop() {
+  stopping.store(true, std::memory_order_seq_cst);
+  for (auto& m : ms) m->parker.unpark();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run queues.
+
+// Executed only by the owner P (on its M, fiber or g0).
+void Runtime::runq_put(P* p, G* g, bool next) {
+  if (next && p->runnext_hops < kMaxRunnextHops) {
+    G* old = p->runnext.exchange(g, std::memory_order_acq_rel);  // thieves CAS it to nullptr
+    if (old == nullptr) return;
+    g = old;  // the previous runnext goes to the tail
+  }
+  for (;;) {
+    if (p->queue.push(g)) return;
+    // Full: move half of it plus g to the global queue in one batch.
+    G* batch[LocalRunQueue::kCapacity / 2 + 1];
+    std::uint32_t n = p->queue.take_half_for_overflow(batch);
+    if (n == 0) continue;  // thieves made room
+    batch[n++] = g;
+    std::lock_guard lk(lock);
+    for (std::uint32_t i = 0; i < n; ++i) global.push_back(batch[i]);
+    return;
+  }
+}
+
+// Caller holds lock. Takes a fair share of the global queue: one to run, some into p's ring.
+G* Runtime::global_get(P* p, std::uint32_t max) {
+  std::uint64_t size = global.size_hint();
+  if (size == 0) return nullptr;
+  std::uint64_t n = std::min<std::uint64_t>(size, size / ps.size() + 1);
+  n = std::min<std::uint64_t>({n, max, LocalRunQueue::kCapacity / 2});
+  G* g = global.pop_front();
+  for (std::uint64_t i = 1; i < n; ++i) {
+    G* more = global.pop_front();
+    if (!p->queue.push(more)) {  // cannot happen with an empty ring; keep it correct anyway
+      global.push_back(more);
+      break;
+    }
+  }
+  return g;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding work.
+
+void Runtime::reset_spinning(M* m) {
+  m->spinning = false;
+  // If we were the last spinner, somebody else should look for the rest of the work.
+  if (nmspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep();
+}
+
+// Executed on m's g0. Returns the next fiber to run, or nullptr when the runtime stops.
+G* Runtime::find_runnable(M* m) {
+  P* p = m->p;
+  for (;;) {
+    if (stopping.load(std::memory_order_acquire)) return nullptr;
+
+    std::int64_t next_timer = p->next_timer.load(std::memory_order_acquire);
+    if (next_timer != 0) run_due_timers(p, now_ns());
+
+    G* g = nullptr;
+    if (opts.migrate && !p->inbox_empty_hint()) {
+      std::lock_guard lk(lock);
+      g = p->inbox.pop_front();
+    }
+    // Fairness: now and then the global queue goes first.
+    if (g == nullptr && ++p->sched_tick % 61 == 0 && global.size_hint() > 0) {
+      std::lock_guard lk(lock);
+      g = global_get(p, 1);
+    }
+    if (g == nullptr) {
+      g = p->runnext.load(std::memory_order_relaxed);
+      if (g != nullptr && p->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) {
+        ++p->runnext_hops;  // inherits the time slice of the fiber that readied it
+      } else {
+        g = nullptr;
+      }
+    }
+    if (g == nullptr) {
+      g = p->queue.pop();
+      if (g != nullptr) p->runnext_hops = 0;
+    }
+    if (g == nullptr && global.size_hint() > 0) {
+      std::lock_guard lk(lock);
+      g = global_get(p, LocalRunQueue::kCapacity / 2);
+      if (g != nullptr) p->runnext_hops = 0;
+    }
+    if (g == nullptr) g = steal_work(m);
+    if (g != nullptr) {
+      if (m->spinning) reset_spinning(m);
+      return g;
+    }
+    if (go_idle(m, &g) && g != nullptr) {
+      if (m->spinning) reset_spinning(m);
+      return g;
+    }
+  }
+}
+
+// Executed on m's g0. Tries to take work from other Ps.
+G* Runtime::steal_work(M* m) {
+  P* p = m->p;
+  const int nprocs = static_cast<int>(ps.size());
+  if (nprocs == 1) return nullptr;
+  if (!m->spinning) {
+    // Bound the spinners to half the busy Ps: more would only burn CPU fighting over crumbs.
+    int busy = nprocs - npidle.load(std::memory_order_relaxed);
+    if (2 * nmspinning.load(std::memory_order_relaxed) >= busy) return nullptr;
+    m->spinning = true;
+    nmspinning.fetch_add(1, std::memory_order_seq_cst);
+  }
+  G* loot[LocalRunQueue::kCapacity / 2];
+  for (int round = 0; round < kStealRounds; ++round) {
+    const bool last = round == kStealRounds - 1;
+    const int start = static_cast<int>(next_random(m->rng) % static_cast<std::uint64_t>(nprocs));
+    for (int i = 0; i < nprocs; ++i) {
+      if (stopping.load(std::memory_order_relaxed)) return nullptr;
+      P* victim = ps[(start + i) % nprocs].get();
+      if (victim == p) continue;
+      if (last) {
+        // Timers of a P whose M is busy (or blocked) would otherwise wait for it.
+        std::int64_t when = victim->next_timer.load(std::memory_order_acquire);
+        if (when != 0 && when <= now_ns()) {
+          run_due_timers(victim, now_ns());
+          // Their fibers were readied into our own P.
+          G* g = p->runnext.exchange(nullptr, std::memory_order_acq_rel);
+          if (g == nullptr) g = p->queue.pop();
+          if (g != nullptr) return g;
+        }
+      }
+      std::uint32_t n = victim->queue.steal_half(loot);
+      if (n == 0 && last) {
+        G* g = victim->runnext.load(std::memory_order_acquire);
+        if (g != nullptr &&
+            victim->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) {
+          loot[0] = g;
+          n = 1;
+        }
+      }
+      if (n == 0) continue;
+      p->steals.store(p->steals.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      p->runnext_hops = 0;
+      for (std::uint32_t k = 0; k + 1 < n; ++k) runq_put(p, loot[k], false);
+      return loot[n - 1];
+    }
+  }
+  return nullptr;
+}
+
+// Caller holds lock. Takes m's P off the idle list (if a waker did not already) and, if wakep
+// chose this M, makes it a spinner (wakep already counted it in nmspinning).
+void Runtime::leave_idle(M* m) {
+  P* p = m->p;
+  if (p->idle) {
+    P** link = &idle_ps;
+    while (*link != p) link = &(*link)->idle_next;
+    *link = p->idle_next;
+    p->idle_next = nullptr;
+    p->idle = false;
+    npidle.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  if (m->wake_spinning) {
+    m->wake_spinning = false;
+    m->spinning = true;
+  }
+}
+
+// Executed on m's g0. Publishes m's P as idle, re-checks for work, sleeps. Returns true with
+// *found set when it found a fiber on the way (the global queue), false to retry the search.
+bool Runtime::go_idle(M* m, G** found) {
+  P* p = m->p;
+  {
+    std::lock_guard lk(lock);
+    if (stopping.load(std::memory_order_relaxed)) return false;
+    if (G* g = global_get(p, LocalRunQueue::kCapacity / 2)) {
+      *found = g;
+      return true;
+    }
+    if (opts.migrate && !p->inbox_empty_hint()) return false;
+    p->idle = true;
+    p->idle_next = idle_ps;
+    idle_ps = p;
+    npidle.fetch_add(1, std::memory_order_seq_cst);
+  }
+  if (m->spinning) {
+    m->spinning = false;
+    nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  // The other half of the idle dance: work published before we became visible as idle.
+  full_fence();
+  bool work = global.size_hint() > 0;
+  for (auto& other : ps) {
+    if (work) break;
+    work = !other->queue.empty() || other->runnext.load(std::memory_order_acquire) != nullptr;
+  }
+  if (work) {
+    std::lock_guard lk(lock);
+    leave_idle(m);
+    return false;
+  }
+
+  // Sleep until woken, or until our earliest timer; also wake for overdue timers of busy Ps
+  // (their M may be stuck in a long fiber), but not for those of idle Ps: they handle their own.
+  std::int64_t deadline = p->next_timer.load(std::memory_order_acquire);
+  for (auto& other : ps) {
+    if (other.get() == p) continue;
+    std::int64_t when = other->next_timer.load(std::memory_order_acquire);
+    if (when == 0 || other->m->curg.load(std::memory_order_relaxed) == nullptr) continue;
+    when = std::max(when, now_ns() + kBusyTimerSlackNs);
+    if (deadline == 0 || when < deadline) deadline = when;
+  }
+  if (!stopping.load(std::memory_order_acquire)) m->parker.park(deadline == 0 ? -1 : deadline);
+  std::lock_guard lk(lock);
+  leave_idle(m);
+  return false;
+}
+
+// Any thread. Wakes one idle P to spin if there is an idle P and nobody is spinning.
+void Runtime::wakep() {
+  // Pairs with the fence in go_idle: our queue push happened before these loads.
+  full_fence();
+  if (npidle.load(std::memory_order_relaxed) == 0) return;
+  int expected = 0;
+  if (nmspinning.load(std::memory_order_relaxed) != 0 ||
+      !nmspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst))
+    return;
+  P* p = nullptr;
+  {
+    std::lock_guard lk(lock);
+    p = idle_ps;
+    if (p != nullptr) {
+      idle_ps = p->idle_next;
+      p->idle_next = nullptr;
+      p->idle = false;
+      npidle.fetch_sub(1, std::memory_order_seq_cst);
+      p->m->wake_spinning = true;
+    }
+  }
+  if (p == nullptr) {
+    nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  p->m->parker.unpark();
+}
+
+// Any thread. Migration mode: target has something in its inbox.
+void Runtime::wake_p(P* target) {
+  {
+    std::lock_guard lk(lock);
+    if (target->idle) {
+      P** link = &idle_ps;
+      while (*link != target) link = &(*link)->idle_next;
+      *link = target->idle_next;
+      target->idle_next = nullptr;
+      target->idle = false;
+      npidle.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  }
+  target->m->parker.unpark();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers.
+
+// Any M (the owner, or a thief). Runs p's timers that are due at `now`, outside the lock.
+void Runtime::run_due_timers(P* p, std::int64_t now) {
+  std::unique_lock lk(p->timer_lock);
+  for (;;) {
+    Timer* t = p->timers.top();
+    if (t == nullptr || t->when > now) break;
+    p->timers.pop();
+    Timer* top = p->timers.top();
+    p->next_timer.store(top ? top->when : 0, std::memory_order_release);
+    lk.unlock();
+    t->fire(t, t->arg);
+    lk.lock();
+  }
+  Timer* top = p->timers.top();
+  p->next_timer.store(top ? top->when : 0, std::memory_order_release);
+}
+
+void add_timer(Timer* t) {
+  Runtime* rt = g_runtime.load(std::memory_order_acquire);
+  if (rt == nullptr) fatal("add_timer: no runtime is running");
+  M* m = current_m();
+  P* p = m != nullptr ? m->p : rt->ps[0].get();
+  bool new_top;
+  {
+    std::lock_guard lk(p->timer_lock);
+    t->owner = p;
+    p->timers.push(t);
+    new_top = p->timers.top() == t;
+    if (new_top) p->next_timer.store(t->when, std::memory_order_release);
+  }
+  // The owner's M is running (it is us) unless we are a plain thread: then P0's M may sleep
+  // with a later deadline and must recompute it.
+  if (m == nullptr && new_top) p->m->parker.unpark();
+}
+
+bool del_timer(Timer* t) {
+  for (;;) {
+    P* p = __atomic_load_n(&t->owner, __ATOMIC_ACQUIRE);
+    if (p == nullptr) return false;
+    std::lock_guard lk(p->timer_lock);
+    if (t->owner != p) continue;  // moved or fired meanwhile
+    p->timers.remove(t);
+    Timer* top = p->timers.top();
+    p->next_timer.store(top ? top->when : 0, std::memory_order_release);
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parking.
+
+namespace {
+
+[[noreturn]] void not_in_fiber(const char* what) {
+  char msg[160];
+  std::snprintf(msg, sizeof msg, "%s called outside a fiber", what);
+  fatal(msg);
+}
+
+// After a fiber is resumed: leftover fibers are unwound at exit by throwing from their park.
+void check_unwinding() {
+  Runtime* rt = g_runtime.load(std::memory_order_relaxed);
+  if (rt != nullptr && rt->unwinding.load(std::memory_order_relaxed) &&
+      std::uncaught_exceptions() == 0)
+    throw FiberUnwind{};
+}
+
+}  // namespace
+
+void park(UnlockFn unlock, void* arg, const char* reason) {
+  G* g = current_g();
+  if (g == nullptr) not_in_fiber("park");
+  check_unwinding();
+  // Blocking in a destructor while being unwound: a real park; only ready() resumes it.
+  g->blocked_in_unwind = g_runtime.load(std::memory_order_relaxed)->unwinding.load();
+  M* m = current_m();
+  g->wait_reason.store(reason, std::memory_order_relaxed);
+  m->after = AfterSwitch::park;
+  m->unlock_fn = unlock;
+  m->unlock_arg = arg;
+  switch_context(*g->locals.running, m->g0);
+  // Resumed, possibly on another thread: re-read everything thread-local from here on.
+  g->wait_reason.store(nullptr, std::memory_order_relaxed);
+  g->blocked_in_unwind = false;
+  check_unwinding();
+}
+
+void ready(G* g) {
+  Runtime* rt = g_runtime.load(std::memory_order_acquire);
+  if (rt == nullptr) fatal("ready: no runtime is running");
+  FiberState expected = FiberState::parked;
+  if (!g->state.compare_exchange_strong(expected, FiberState::runnable,
+                                        std::memory_order_acq_rel)) {
+    char msg[200];
+    std::snprintf(msg, sizeof msg,
+                  "ready(fiber %llu) but it is %s, not parked: a double wake-up, or a wake-up of "
+                  "a fiber that never parked",
+                  static_cast<unsigned long long>(g->id.load()), to_string(expected));
+    fatal(msg);
+  }
+  M* m = current_m();
+  if (rt->opts.migrate && rt->ps.size() > 1) {
+    // The P after the one it last ran on: whichever M readies it, it lands on another thread.
+    P* target = rt->ps[(g->last_p->id + 1) % rt->ps.size()].get();
+    {
+      std::lock_guard lk(rt->lock);
+      target->inbox.push_back(g);
+    }
+    rt->wake_p(target);
+    return;
+  }
+  if (m != nullptr) {
+    rt->runq_put(m->p, g, true);
+  } else {
+    std::lock_guard lk(rt->lock);
+    rt->global.push_back(g);
+  }
+  rt->wakep();
+}
+
+const char* to_string(FiberState s) {
+  switch (s) {
+    case FiberState::free: return "free";
+    case FiberState::runnable: return "runnable";
+    case FiberState::running: return "running";
+    case FiberState::parked: return "parked";
+    case FiberState::dead: return "dead";
+  }
+  return "?";
+}
+
+}  // namespace go::detail
+
+namespace go::this_fiber {
+
+void yield() {
+  using namespace go::detail;
+  G* g = current_g();
+  if (g == nullptr) {
+    std::this_thread::yield();
+    return;
+  }
+  check_unwinding();
+  M* m = current_m();
+  m->after = AfterSwitch::yield;
+  switch_context(*g->locals.running, m->g0);
+  check_unwinding();
+}
+
+void sleep_until(std::chrono::steady_clock::time_point t) {
+  using namespace go::detail;
+  G* g = current_g();
+  if (g == nullptr) {
+    std::this_thread::sleep_until(t);
+    return;
+  }
+  const std::int64_t when =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  if (when <= now_ns()) {
+    yield();
+    return;
+  }
+  g->sleep_timer.when = when;
+  g->sleep_timer.fire = [](Timer*, void* arg) { ready(static_cast<G*>(arg)); };
+  g->sleep_timer.arg = g;
+  // The timer is armed only once we are switched out: it may fire on another M at once.
+  park([](G* self, void*) {
+        add_timer(&self->sleep_timer);
+        return true;
+      },
+       nullptr, "sleep");
+}
+
+void sleep_for(std::chrono::nanoseconds d) {
+  if (d <= std::chrono::nanoseconds::zero()) {
+    yield();
+    return;
+  }
+  sleep_until(std::chrono::steady_clock::now() + d);
+}
+
+std::uint64_t id() {
+  go::detail::G* g = go::detail::current_g();
+  return g != nullptr ? g->id.load(std::memory_order_relaxed) : 0;
+}
+
+bool in_fiber() { return go::detail::current_g() != nullptr; }
+
+}  // namespace go::this_fiber
