@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <boost/context/detail/fcontext.hpp>
+#include <cxxabi.h>
 #include <cstdlib>
 
 #if defined(GOCXX_ASAN)
@@ -27,10 +28,29 @@ struct Transfer {
 };
 
 #if defined(GOCXX_TSAN)
-#define GOCXX_NO_TSAN __attribute__((no_sanitize("thread"), noinline))
+#define GOCXX_SWITCH_FN __attribute__((no_sanitize("thread"), noinline))
+#elif defined(GOCXX_ASAN)
+// Not instrumented by ASan either: the Transfer must live on the real stack, not on the
+// fake stack of detect_stack_use_after_return, which exit_context releases before the jump.
+#define GOCXX_SWITCH_FN __attribute__((no_sanitize("address"), noinline))
 #else
-#define GOCXX_NO_TSAN __attribute__((noinline))
+#define GOCXX_SWITCH_FN __attribute__((noinline))
 #endif
+
+// The prefix of the C++ runtime's per-thread exception state (libstdc++ and libc++abi:
+// struct __cxa_eh_globals { __cxa_exception* caughtExceptions; unsigned uncaughtExceptions; }).
+// It belongs to a context, not to a thread: a context suspended inside a catch block must find
+// its caught exception again (for `throw;` and std::current_exception) wherever it resumes.
+struct EhGlobals {
+  void* caught;
+  unsigned int uncaught;
+};
+
+// Out of line and never assumed pure: __cxa_get_globals is declared const, so the compiler
+// would otherwise reuse the first thread's address after a switch to another thread.
+__attribute__((noipa)) EhGlobals* eh_globals() {
+  return reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals());
+}
 
 // Runs on the resumed side right after a jump: stores the registers of the context that
 // switched out and completes the ASan switch.
@@ -54,13 +74,16 @@ inline ExecContext* after_jump(bctx::transfer_t t, void* my_fake_stack) {
   return to;
 }
 
-GOCXX_NO_TSAN void trampoline(bctx::transfer_t t) {
+GOCXX_SWITCH_FN void trampoline(bctx::transfer_t t) {
   ExecContext* self = after_jump(t, nullptr);
+  EhGlobals* g = eh_globals();  // a new context starts with no exception in flight
+  g->caught = nullptr;
+  g->uncaught = 0;
   self->entry(self);
   std::abort();  // entry functions leave through exit_context
 }
 
-GOCXX_NO_TSAN void jump(ExecContext& from, ExecContext& to, bool from_is_dying) {
+GOCXX_SWITCH_FN void jump(ExecContext& from, ExecContext& to, bool from_is_dying) {
   Transfer tr{&from, &to};
 #if defined(GOCXX_ASAN)
   __sanitizer_start_switch_fiber(from_is_dying ? nullptr : &from.asan_fake_stack, to.stack_bottom,
@@ -71,8 +94,14 @@ GOCXX_NO_TSAN void jump(ExecContext& from, ExecContext& to, bool from_is_dying) 
 #if defined(GOCXX_TSAN)
   __tsan_switch_to_fiber(to.tsan_fiber, 0);
 #endif
+  EhGlobals* g = eh_globals();
+  from.eh_caught = g->caught;
+  from.eh_uncaught = g->uncaught;
   bctx::transfer_t t = bctx::jump_fcontext(to.fctx, &tr);
   after_jump(t, from.asan_fake_stack);
+  g = eh_globals();  // maybe another thread's now
+  g->caught = from.eh_caught;
+  g->uncaught = from.eh_uncaught;
 }
 
 }  // namespace
@@ -122,9 +151,9 @@ void destroy_context(ExecContext& ctx) {
   ctx.fctx = nullptr;
 }
 
-GOCXX_NO_TSAN void switch_context(ExecContext& from, ExecContext& to) { jump(from, to, false); }
+GOCXX_SWITCH_FN void switch_context(ExecContext& from, ExecContext& to) { jump(from, to, false); }
 
-GOCXX_NO_TSAN void exit_context(ExecContext& from, ExecContext& to) {
+GOCXX_SWITCH_FN void exit_context(ExecContext& from, ExecContext& to) {
   jump(from, to, true);
   std::abort();  // a finished context is never resumed
 }

@@ -23,6 +23,8 @@ struct ExecContext {
   void* asan_fake_stack = nullptr;     // ASan's fake-stack handle while switched out
   void* tsan_fiber = nullptr;          // TSan's fiber (thread contexts: the thread's own)
   void (*entry)(ExecContext* self) = nullptr;  // first code run on a new context; never returns
+  void* eh_caught = nullptr;  // the C++ runtime's caught-exception stack while switched out
+  unsigned eh_uncaught = 0;   // std::uncaught_exceptions() while switched out
 };
 
 // Prepares `ctx` to run `entry(&ctx)` on `stack` the first time it is switched to.

@@ -416,7 +416,7 @@ TEST_F(CoroutineTest, DestroyingARunningCoroutineTerminates) {
 // (__cxa_eh_globals) per context: today a body suspended inside a catch block shares the
 // thread's caught-exception stack with its resumer, so `throw;` after the yield rethrows
 // whatever the resumer caught meanwhile. Enable together with that change in context.cpp.
-TEST_F(CoroutineTest, DISABLED_YieldInsideACatchBlockKeepsItsCaughtException) {
+TEST_F(CoroutineTest, YieldInsideACatchBlockKeepsItsCaughtException) {
   std::string body_rethrew;
   std::string resumer_rethrew;
   Coroutine co([&] {

@@ -511,9 +511,6 @@ int recurse(int depth) {
 }
 
 TEST(SchedulerDeath, StackOverflowNamesTheFiber) {
-#if defined(GOCXX_ASAN)
-  GTEST_SKIP() << "ASan reports the overflow itself (its SIGSEGV handler runs first)";
-#endif
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   go::Config cfg = procs(1);
   cfg.stack_size = 64 * 1024;
