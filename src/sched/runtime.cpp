@@ -38,12 +38,17 @@ constexpr std::size_t kMinStackSize = 16 * 1024;
 constexpr std::size_t kMaxStackSize = std::size_t{1} << 30;
 constexpr int kMaxProcs = 1024;
 constexpr int kLocalFreeMax = 256;       // per-P slot cache; half moves to the global pool
+// The global pool keeps every slot a burst of fibers left behind, so that the next burst
+// touches no fresh page (a first touch costs ~15 us on our VMs: more than the whole spawn).
+// Idle Ms trim it back to kGlobalFreeKeep (trim_free_pool), like Go's background scavenger.
 #if defined(GOCXX_TSAN)
 constexpr int kGlobalFreeMax = 1024;  // TSan counts every pooled slot's fiber as a thread (8128 max)
 #else
-constexpr int kGlobalFreeMax = 16384;  // beyond this, slots are destroyed (memory returned)
+constexpr int kGlobalFreeMax = 1 << 30;
 #endif
 constexpr int kGlobalFreeBatch = 32;     // slots a P takes from the global pool at once
+constexpr int kGlobalFreeKeep = 16384;   // what idle Ms trim the global pool down to
+constexpr int kTrimBatch = 256;          // slots destroyed per trimming step
 constexpr int kIdBatch = 16;
 
 std::string env_or_empty(const char* name) {
@@ -246,11 +251,11 @@ G* Runtime::alloc_g(P* p) {
     G* g = free_gs;
     if (g != nullptr) {
       free_gs = g->sched_next;
-      --free_count;
+      free_count.fetch_sub(1, std::memory_order_relaxed);
       for (int i = 1; p != nullptr && i < kGlobalFreeBatch && free_gs != nullptr; ++i) {
         G* more = free_gs;
         free_gs = more->sched_next;
-        --free_count;
+        free_count.fetch_sub(1, std::memory_order_relaxed);
         more->sched_next = p->free_gs;
         p->free_gs = more;
         ++p->free_count;
@@ -294,10 +299,10 @@ void Runtime::free_g(P* p, G* g) {
       while (batch != nullptr) {
         G* x = batch;
         batch = x->sched_next;
-        if (free_count < kGlobalFreeMax) {
+        if (free_count.load(std::memory_order_relaxed) < kGlobalFreeMax) {
           x->sched_next = free_gs;
           free_gs = x;
-          ++free_count;
+          free_count.fetch_add(1, std::memory_order_relaxed);
         } else {
           x->sched_next = excess;
           excess = x;
@@ -313,14 +318,36 @@ void Runtime::free_g(P* p, G* g) {
   }
   {
     std::lock_guard lk(free_lock);
-    if (free_count < kGlobalFreeMax) {
+    if (free_count.load(std::memory_order_relaxed) < kGlobalFreeMax) {
       g->sched_next = free_gs;
       free_gs = g;
-      ++free_count;
+      free_count.fetch_add(1, std::memory_order_relaxed);
       return;
     }
   }
   destroy_g(g);
+}
+
+bool Runtime::trim_free_pool() {
+  if (free_count.load(std::memory_order_relaxed) <= kGlobalFreeKeep) return false;
+  G* batch = nullptr;
+  {
+    std::lock_guard lk(free_lock);
+    for (int i = 0; i < kTrimBatch && free_count.load(std::memory_order_relaxed) > kGlobalFreeKeep;
+         ++i) {
+      G* g = free_gs;
+      free_gs = g->sched_next;
+      free_count.fetch_sub(1, std::memory_order_relaxed);
+      g->sched_next = batch;
+      batch = g;
+    }
+  }
+  while (batch != nullptr) {
+    G* g = batch;
+    batch = g->sched_next;
+    destroy_g(g);
+  }
+  return true;
 }
 
 void Runtime::destroy_g(G* g) {
@@ -529,7 +556,7 @@ void unwind_leftovers(Runtime& rt) {
     p->free_count = 0;
   }
   rt.free_gs = nullptr;
-  rt.free_count = 0;
+  rt.free_count.store(0, std::memory_order_relaxed);
   set_current_m(nullptr);
   if (stuck > 0)
     std::fprintf(stderr, "gocxx: go::run: %d fiber(s) left behind at exit\n", stuck);

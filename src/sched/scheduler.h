@@ -38,6 +38,7 @@ struct alignas(64) P {
   std::mutex timer_lock;
   TimerHeap timers;                        // guarded by timer_lock
   std::atomic<std::int64_t> next_timer{0};  // when of timers.top(), 0 if none; read lock-free
+  std::uint64_t last_timer_check = 0;       // owner only: TSC of the last clock read for timers
 
   // --- Idle state, guarded by Runtime::lock.
   bool idle = false;
@@ -45,7 +46,7 @@ struct alignas(64) P {
 
   // --- Pools, owner only.
   G* free_gs = nullptr;
-  int free_count = 0;
+  std::atomic<int> free_count{0};  // written under free_lock; read as a hint without it
   std::uint64_t id_next = 0, id_end = 0;  // a batch of fiber ids
 
   // --- Debug migration inbox (Config::migrate_on_yield), guarded by Runtime::lock.
@@ -118,7 +119,7 @@ class Runtime {
   G* all_gs = nullptr;
   std::mutex free_lock;  // guards the global G pool
   G* free_gs = nullptr;
-  int free_count = 0;
+  std::atomic<int> free_count{0};  // written under free_lock; read as a hint without it
   std::atomic<std::uint64_t> next_id{1};
   std::atomic<std::uint64_t> foreign_spawned{0};  // spawned from plain threads
   std::atomic<int> foreign_inflight{0};           // plain threads between spawn_begin/commit
@@ -139,6 +140,7 @@ class Runtime {
   G* alloc_g(P* p);
   void free_g(P* p, G* g);
   void destroy_g(G* g);
+  bool trim_free_pool();  // an idle M destroys a batch beyond the kept size; true if it did
   std::uint64_t new_fiber_id(P* p);
 
  private:

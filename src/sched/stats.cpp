@@ -51,10 +51,7 @@ Stats collect(Runtime& rt) {
   StackPoolStats sp = stack_pool_stats();
   s.stacks_pooled = sp.stacks_pooled;
   s.stack_slabs = sp.slabs;
-  {
-    std::lock_guard lk(rt.free_lock);
-    s.stacks_pooled += static_cast<std::uint64_t>(rt.free_count);
-  }
+  s.stacks_pooled += static_cast<std::uint64_t>(rt.free_count.load(std::memory_order_relaxed));
   return s;
 }
 
