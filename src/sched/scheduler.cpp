@@ -377,18 +377,21 @@ G* Runtime::steal_work(M* m) {
   return nullptr;
 }
 
+// Caller holds lock. Takes p off the idle list if it is on it.
+void Runtime::remove_idle_p(P* p) {
+  if (!p->idle) return;
+  P** link = &idle_ps;
+  while (*link != p) link = &(*link)->idle_next;
+  *link = p->idle_next;
+  p->idle_next = nullptr;
+  p->idle = false;
+  npidle.fetch_sub(1, std::memory_order_seq_cst);
+}
+
 // Caller holds lock. Takes m's P off the idle list (if a waker did not already) and, if wakep
 // chose this M, makes it a spinner (wakep already counted it in nmspinning).
 void Runtime::leave_idle(M* m) {
-  P* p = m->p;
-  if (p->idle) {
-    P** link = &idle_ps;
-    while (*link != p) link = &(*link)->idle_next;
-    *link = p->idle_next;
-    p->idle_next = nullptr;
-    p->idle = false;
-    npidle.fetch_sub(1, std::memory_order_seq_cst);
-  }
+  remove_idle_p(m->p);
   if (m->wake_spinning) {
     m->wake_spinning = false;
     m->spinning = true;
@@ -461,10 +464,7 @@ void Runtime::wakep() {
     std::lock_guard lk(lock);
     p = idle_ps;
     if (p != nullptr) {
-      idle_ps = p->idle_next;
-      p->idle_next = nullptr;
-      p->idle = false;
-      npidle.fetch_sub(1, std::memory_order_seq_cst);
+      remove_idle_p(p);
       p->m->wake_spinning = true;
     }
   }
@@ -479,14 +479,7 @@ void Runtime::wakep() {
 void Runtime::wake_p(P* target) {
   {
     std::lock_guard lk(lock);
-    if (target->idle) {
-      P** link = &idle_ps;
-      while (*link != target) link = &(*link)->idle_next;
-      *link = target->idle_next;
-      target->idle_next = nullptr;
-      target->idle = false;
-      npidle.fetch_sub(1, std::memory_order_seq_cst);
-    }
+    remove_idle_p(target);
   }
   target->m->parker.unpark();
 }
@@ -519,7 +512,7 @@ void add_timer(Timer* t) {
   bool new_top;
   {
     std::lock_guard lk(p->timer_lock);
-    t->owner = p;
+    __atomic_store_n(&t->owner, p, __ATOMIC_RELEASE);  // del_timer reads it before locking
     p->timers.push(t);
     new_top = p->timers.top() == t;
     if (new_top) p->next_timer.store(t->when, std::memory_order_release);
@@ -534,7 +527,7 @@ bool del_timer(Timer* t) {
     P* p = __atomic_load_n(&t->owner, __ATOMIC_ACQUIRE);
     if (p == nullptr) return false;
     std::lock_guard lk(p->timer_lock);
-    if (t->owner != p) continue;  // moved or fired meanwhile
+    if (__atomic_load_n(&t->owner, __ATOMIC_RELAXED) != p) continue;  // fired meanwhile
     p->timers.remove(t);
     Timer* top = p->timers.top();
     p->next_timer.store(top ? top->when : 0, std::memory_order_release);

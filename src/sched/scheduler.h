@@ -147,7 +147,8 @@ class Runtime {
   G* find_runnable(M* m);
   G* steal_work(M* m);
   bool go_idle(M* m, G** found);
-  void leave_idle(M* m);  // caller holds lock
+  void leave_idle(M* m);        // caller holds lock
+  void remove_idle_p(P* p);     // caller holds lock
   G* global_get(P* p, std::uint32_t max);  // caller holds lock
   void reset_spinning(M* m);
 };

@@ -24,11 +24,11 @@ void TimerHeap::remove(Timer* t) {
     sift_up(i);
     sift_down(last->heap_index);
   }
-  t->owner = nullptr;
+  __atomic_store_n(&t->owner, nullptr, __ATOMIC_RELEASE);  // del_timer reads it lock-free
 }
 
 void TimerHeap::clear() {
-  for (Timer* t : heap_) t->owner = nullptr;
+  for (Timer* t : heap_) __atomic_store_n(&t->owner, nullptr, __ATOMIC_RELEASE);
   heap_.clear();
 }
 

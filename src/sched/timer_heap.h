@@ -18,7 +18,9 @@ struct Timer {
   void* arg = nullptr;
   // Heap bookkeeping, under the owning P's timer lock.
   std::uint32_t heap_index = 0;
-  P* owner = nullptr;  // the P whose heap holds it; nullptr: not in any heap
+  // The P whose heap holds it; nullptr: not in any heap. Written under that P's timer lock
+  // with __atomic stores; del_timer reads it without the lock first.
+  P* owner = nullptr;
 };
 
 // Not thread-safe: the owning P's timer lock guards it.
