@@ -84,14 +84,15 @@ inline ExecContext* after_jump(bctx::transfer_t t, void* my_fake_stack) {
 }
 
 GOCXX_SWITCH_FN void trampoline(bctx::transfer_t t) {
+  // A new context starts with no exception in flight: jump() left the thread's state empty.
   ExecContext* self = after_jump(t, nullptr);
-  EhGlobals* g = eh_globals();  // a new context starts with no exception in flight
-  g->caught = nullptr;
-  g->uncaught = 0;
   self->entry(self);
   std::abort();  // entry functions leave through exit_context
 }
 
+// Invariant: whenever a jump lands, the thread's exception state is empty; each context keeps
+// its own in its ExecContext while switched out. So the common case (nothing caught, nothing
+// in flight) costs one read of the state per switch, and no write.
 GOCXX_SWITCH_FN void jump(ExecContext& from, ExecContext& to, bool from_is_dying) {
   Transfer tr{&from, &to};
 #if defined(GOCXX_ASAN)
@@ -106,11 +107,18 @@ GOCXX_SWITCH_FN void jump(ExecContext& from, ExecContext& to, bool from_is_dying
   EhGlobals* g = eh_globals();
   from.eh_caught = g->caught;
   from.eh_uncaught = g->uncaught;
+  const bool had_eh_state = from.eh_caught != nullptr || from.eh_uncaught != 0;
+  if (had_eh_state) {
+    g->caught = nullptr;
+    g->uncaught = 0;
+  }
   bctx::transfer_t t = bctx::jump_fcontext(to.fctx, &tr);
   after_jump(t, from.asan_fake_stack);
-  g = eh_globals();  // maybe another thread's now
-  g->caught = from.eh_caught;
-  g->uncaught = from.eh_uncaught;
+  if (had_eh_state) {
+    g = eh_globals();  // maybe another thread's now
+    g->caught = from.eh_caught;
+    g->uncaught = from.eh_uncaught;
+  }
 }
 
 }  // namespace

@@ -189,8 +189,9 @@ void report_stack_overflow(const Stack& stack, const void* fault) {
 }
 
 void fiber_main(ExecContext*) {
-  G* g = current_g();
   Runtime* rt = g_runtime.load(std::memory_order_relaxed);
+  rt->finish_switch(current_m());  // a fiber that handed over to us directly may want something
+  G* g = current_g();
   try {
     g->body->run();
   } catch (const FiberUnwind&) {
@@ -203,9 +204,7 @@ void fiber_main(ExecContext*) {
   if (g->body_on_heap) ::operator delete(static_cast<void*>(g->body));
   g->body = nullptr;
   g->state.store(FiberState::dead, std::memory_order_relaxed);
-  M* m = current_m();  // re-read: we may be on another thread than at the start
-  m->after = AfterSwitch::exit;
-  exit_context(g->ctx, m->g0);
+  rt->exit_fiber(current_m(), g);  // re-read the M: we may be on another thread than at the start
 }
 
 char* align_down(char* p, std::size_t align) {
@@ -596,7 +595,6 @@ int run(std::function<void()> main_fiber, Config cfg) {
     G* g = static_cast<G*>(slot.fiber);
     spawn_commit(slot, body, SpawnSite{"go::run", 0});
     g->is_main = true;
-    rt->main_g = g;
   }
 
   rt->running_ms.store(opts.procs, std::memory_order_relaxed);

@@ -158,19 +158,75 @@ void Runtime::m_main(M* m) {
   ms[0]->parker.unpark();  // M0 waits for the others in go::run
 }
 
-// Executed on m's g0 only.
-void Runtime::run_fiber(M* m, G* g) {
+// Executed on m (g0, or a fiber handing over directly). Makes g the fiber m runs next.
+void Runtime::prepare_run(M* m, G* g) {
   P* p = m->p;
   g->state.store(FiberState::running, std::memory_order_relaxed);
   g->last_p = p;
   g->started = true;
   m->curg.store(g, std::memory_order_relaxed);
   p->switches.store(p->switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
 
+// Executed on g0 only.
+void Runtime::run_fiber(M* m, G* g) {
+  m->prev = nullptr;
+  m->after = AfterSwitch::none;
+  prepare_run(m, g);
   switch_context(m->g0, *g->locals.running);
-
-  // Back on g0 (g0 never migrates: m, p are still ours). g has completely switched out.
+  // Back on g0 (g0 never migrates: m is still ours), switched to by g or by a fiber that g
+  // handed over to directly; it said what it wants in m->prev/m->after.
   m->curg.store(nullptr, std::memory_order_relaxed);
+  if (m->after == AfterSwitch::none) fatal("a fiber switched to the scheduler without saying why");
+  finish_switch(m);
+}
+
+// Executed by fiber g on m, after it set m->after (park or yield). Hands m over to the next
+// fiber of this P directly when there is one (one switch instead of two through g0), else to
+// g0, which looks further (steals) or sleeps. Returns when g runs again, maybe on another M.
+void Runtime::switch_away(M* m, G* g) {
+  m->prev = g;
+  if (direct_handoff_allowed()) {
+    if (G* next = next_local(m)) {
+      prepare_run(m, next);
+      switch_context(*g->locals.running, *next->locals.running);
+      finish_switch(current_m());
+      return;
+    }
+    if (m->after == AfterSwitch::yield) {
+      // Nothing else is runnable here: yielding would pick this fiber again at once.
+      m->prev = nullptr;
+      m->after = AfterSwitch::none;
+      return;
+    }
+  }
+  switch_context(*g->locals.running, m->g0);
+  finish_switch(current_m());
+}
+
+// Executed by the finished fiber g on m: leaves for good, like switch_away.
+void Runtime::exit_fiber(M* m, G* g) {
+  m->prev = g;
+  m->after = AfterSwitch::exit;
+  if (direct_handoff_allowed()) {
+    if (G* next = next_local(m)) {
+      prepare_run(m, next);
+      exit_context(g->ctx, *next->locals.running);
+    }
+  }
+  exit_context(g->ctx, m->g0);
+}
+
+// Executed right after a switch landed on m, on g0 or on the fiber that was resumed or started:
+// carries out what the fiber that switched away asked for. Its context is saved by now, so from
+// here on others may resume it.
+void Runtime::finish_switch(M* m) {
+  G* g = m->prev;
+  AfterSwitch after = m->after;
+  m->prev = nullptr;
+  m->after = AfterSwitch::none;
+  if (after == AfterSwitch::none) return;  // g0 started us: nothing pending
+  P* p = m->p;
   if (g->stack.guard == GuardMode::canary && !stack_canary_intact(g->stack)) {
     char msg[256];
     std::snprintf(msg, sizeof msg,
@@ -182,8 +238,6 @@ void Runtime::run_fiber(M* m, G* g) {
                   g->stack.size);
     fatal(msg);
   }
-  AfterSwitch after = m->after;
-  m->after = AfterSwitch::none;
   switch (after) {
     case AfterSwitch::park: {
       UnlockFn unlock = m->unlock_fn;
@@ -216,14 +270,11 @@ void Runtime::run_fiber(M* m, G* g) {
       break;
     case AfterSwitch::exit:
       p->exited.store(p->exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      if (g->is_main) {
-        main_g = nullptr;
-        begin_stop();
-      }
+      if (g->is_main) begin_stop();
       free_g(p, g);
       break;
     case AfterSwitch::none:
-      fatal("a fiber switched to the scheduler without saying why");
+      break;
   }
 }
 
@@ -281,41 +332,46 @@ void Runtime::reset_spinning(M* m) {
   if (nmspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep();
 }
 
+// Executed on m (g0 or a fiber). The next fiber of m's P without looking elsewhere: due timers
+// first (they only make fibers runnable), then the migration inbox, the global queue on every
+// 61st tick, runnext, the local queue, the global queue. nullptr if none.
+G* Runtime::next_local(M* m) {
+  P* p = m->p;
+  if (timers_due_throttled(p)) run_due_timers(p, now_ns());
+  G* g = nullptr;
+  if (opts.migrate && !p->inbox_empty_hint()) {
+    std::lock_guard lk(lock);
+    g = p->inbox.pop_front();
+    if (g != nullptr) return g;
+  }
+  // Fairness: now and then the global queue goes first.
+  if (++p->sched_tick % 61 == 0 && global.size_hint() > 0) {
+    std::lock_guard lk(lock);
+    g = global_get(p, 1);
+    if (g != nullptr) {
+      p->runnext_hops = 0;
+      return g;
+    }
+  }
+  g = p->runnext.load(std::memory_order_relaxed);
+  if (g != nullptr && p->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) {
+    ++p->runnext_hops;  // inherits the time slice of the fiber that readied it
+    return g;
+  }
+  g = p->queue.pop();
+  if (g == nullptr && global.size_hint() > 0) {
+    std::lock_guard lk(lock);
+    g = global_get(p, LocalRunQueue::kCapacity / 2);
+  }
+  if (g != nullptr) p->runnext_hops = 0;
+  return g;
+}
+
 // Executed on m's g0. Returns the next fiber to run, or nullptr when the runtime stops.
 G* Runtime::find_runnable(M* m) {
-  P* p = m->p;
   for (;;) {
     if (stopping.load(std::memory_order_acquire)) return nullptr;
-
-    if (timers_due_throttled(p)) run_due_timers(p, now_ns());
-
-    G* g = nullptr;
-    if (opts.migrate && !p->inbox_empty_hint()) {
-      std::lock_guard lk(lock);
-      g = p->inbox.pop_front();
-    }
-    // Fairness: now and then the global queue goes first.
-    if (g == nullptr && ++p->sched_tick % 61 == 0 && global.size_hint() > 0) {
-      std::lock_guard lk(lock);
-      g = global_get(p, 1);
-    }
-    if (g == nullptr) {
-      g = p->runnext.load(std::memory_order_relaxed);
-      if (g != nullptr && p->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) {
-        ++p->runnext_hops;  // inherits the time slice of the fiber that readied it
-      } else {
-        g = nullptr;
-      }
-    }
-    if (g == nullptr) {
-      g = p->queue.pop();
-      if (g != nullptr) p->runnext_hops = 0;
-    }
-    if (g == nullptr && global.size_hint() > 0) {
-      std::lock_guard lk(lock);
-      g = global_get(p, LocalRunQueue::kCapacity / 2);
-      if (g != nullptr) p->runnext_hops = 0;
-    }
+    G* g = next_local(m);
     if (g == nullptr) g = steal_work(m);
     if (g != nullptr) {
       if (m->spinning) reset_spinning(m);
@@ -567,7 +623,7 @@ void park(UnlockFn unlock, void* arg, const char* reason) {
   m->after = AfterSwitch::park;
   m->unlock_fn = unlock;
   m->unlock_arg = arg;
-  switch_context(*g->locals.running, m->g0);
+  g_runtime.load(std::memory_order_relaxed)->switch_away(m, g);
   // Resumed, possibly on another thread: re-read everything thread-local from here on.
   g->wait_reason.store(nullptr, std::memory_order_relaxed);
   g->blocked_in_unwind = false;
@@ -632,7 +688,7 @@ void yield() {
   check_unwinding();
   M* m = current_m();
   m->after = AfterSwitch::yield;
-  switch_context(*g->locals.running, m->g0);
+  g_runtime.load(std::memory_order_relaxed)->switch_away(m, g);
   check_unwinding();
 }
 

@@ -76,8 +76,10 @@ struct M {
   bool wake_spinning = false;  // guarded by Runtime::lock: wakep chose it and counted it spinning
   std::uint64_t rng = 0;     // owner only: victim order for stealing
 
-  // The request of the fiber that just switched to g0. Written by the fiber right before the
-  // switch, consumed by g0 right after it, on the same thread.
+  // The request of the fiber that just switched away (to g0 or directly to another fiber).
+  // Written by that fiber right before the switch, consumed by whoever lands right after it
+  // (finish_switch), on the same thread.
+  G* prev = nullptr;
   AfterSwitch after = AfterSwitch::none;
   UnlockFn unlock_fn = nullptr;
   void* unlock_arg = nullptr;
@@ -124,12 +126,22 @@ class Runtime {
   std::atomic<std::uint64_t> foreign_spawned{0};  // spawned from plain threads
   std::atomic<int> foreign_inflight{0};           // plain threads between spawn_begin/commit
   bool accepting_foreign = true;                  // guarded by g_runtime_lock
-  G* main_g = nullptr;
   std::exception_ptr main_exception;  // written by the main fiber, read after the Ms stopped
 
   // Scheduling primitives (scheduler.cpp).
   void m_main(M* m);           // body of an M thread (and of M0 inside go::run)
   void run_fiber(M* m, G* g);  // switches to g on m's g0 and handles what g asks afterwards
+  void prepare_run(M* m, G* g);
+  void switch_away(M* m, G* g);  // a fiber parks/yields: to the next local fiber, else g0
+  [[noreturn]] void exit_fiber(M* m, G* g);
+  void finish_switch(M* m);      // right after a switch lands: the previous fiber's request
+  G* next_local(M* m);           // the next fiber of m's P, without stealing
+  // Fibers may hand their M straight to the next fiber unless something needs every switch to
+  // pass through g0: migration mode, stopping (Ms must leave their loops), unwinding at exit.
+  bool direct_handoff_allowed() const {
+    return !opts.migrate && !stopping.load(std::memory_order_relaxed) &&
+           !unwinding.load(std::memory_order_relaxed);
+  }
   void runq_put(P* p, G* g, bool next);
   void wakep();
   void wake_p(P* target);      // makes sure target's M looks at its queues (migration mode)
