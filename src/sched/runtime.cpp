@@ -217,6 +217,7 @@ char* align_down(char* p, std::size_t align) {
 // Runtime object.
 
 Runtime::Runtime(const RuntimeOptions& options) : opts(options) {
+  unusual.store(opts.migrate, std::memory_order_relaxed);
   for (int i = 0; i < opts.procs; ++i) {
     ps.push_back(std::make_unique<P>());
     ms.push_back(std::make_unique<M>());
@@ -484,6 +485,7 @@ void unwind_leftovers(Runtime& rt) {
   P* p0 = m0->p;
   set_current_m(m0);
   rt.unwinding.store(true, std::memory_order_relaxed);
+  rt.unusual.store(true, std::memory_order_relaxed);
   for (auto& p : rt.ps) {
     std::lock_guard lk(p->timer_lock);
     p->timers.clear();

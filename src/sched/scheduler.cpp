@@ -280,6 +280,7 @@ void Runtime::finish_switch(M* m) {
 
 void Runtime::begin_stop() {
   stopping.store(true, std::memory_order_seq_cst);
+  unusual.store(true, std::memory_order_relaxed);
   for (auto& m : ms) m->parker.unpark();
 }
 
@@ -603,9 +604,9 @@ namespace {
 }
 
 // After a fiber is resumed: leftover fibers are unwound at exit by throwing from their park.
-void check_unwinding() {
-  Runtime* rt = g_runtime.load(std::memory_order_relaxed);
-  if (rt != nullptr && rt->unwinding.load(std::memory_order_relaxed) &&
+void check_unwinding(const Runtime* rt) {
+  if (rt->unusual.load(std::memory_order_relaxed) &&
+      rt->unwinding.load(std::memory_order_relaxed) &&
       std::uncaught_exceptions() == 0)
     throw FiberUnwind{};
 }
@@ -613,21 +614,22 @@ void check_unwinding() {
 }  // namespace
 
 void park(UnlockFn unlock, void* arg, const char* reason) {
-  G* g = current_g();
-  if (g == nullptr) not_in_fiber("park");
-  check_unwinding();
-  // Blocking in a destructor while being unwound: a real park; only ready() resumes it.
-  g->blocked_in_unwind = g_runtime.load(std::memory_order_relaxed)->unwinding.load();
   M* m = current_m();
+  G* g = m != nullptr ? m->curg.load(std::memory_order_relaxed) : nullptr;
+  if (g == nullptr) not_in_fiber("park");
+  Runtime* rt = g_runtime.load(std::memory_order_relaxed);
+  check_unwinding(rt);
+  // Blocking in a destructor while being unwound: a real park; only ready() resumes it.
+  g->blocked_in_unwind = rt->unwinding.load(std::memory_order_relaxed);
   g->wait_reason.store(reason, std::memory_order_relaxed);
   m->after = AfterSwitch::park;
   m->unlock_fn = unlock;
   m->unlock_arg = arg;
-  g_runtime.load(std::memory_order_relaxed)->switch_away(m, g);
+  rt->switch_away(m, g);
   // Resumed, possibly on another thread: re-read everything thread-local from here on.
   g->wait_reason.store(nullptr, std::memory_order_relaxed);
   g->blocked_in_unwind = false;
-  check_unwinding();
+  check_unwinding(rt);
 }
 
 void ready(G* g) {
@@ -680,16 +682,17 @@ namespace go::this_fiber {
 
 void yield() {
   using namespace go::detail;
-  G* g = current_g();
+  M* m = current_m();
+  G* g = m != nullptr ? m->curg.load(std::memory_order_relaxed) : nullptr;
   if (g == nullptr) {
     std::this_thread::yield();
     return;
   }
-  check_unwinding();
-  M* m = current_m();
+  Runtime* rt = g_runtime.load(std::memory_order_relaxed);
+  check_unwinding(rt);
   m->after = AfterSwitch::yield;
-  g_runtime.load(std::memory_order_relaxed)->switch_away(m, g);
-  check_unwinding();
+  rt->switch_away(m, g);
+  check_unwinding(rt);
 }
 
 void sleep_until(std::chrono::steady_clock::time_point t) {

@@ -114,6 +114,9 @@ class Runtime {
   std::atomic<int> nmspinning{0};   // Ms looking for work without having found any
   std::atomic<bool> stopping{false};  // main returned: Ms leave their loops
   std::atomic<bool> unwinding{false};  // go::run is unwinding leftover fibers (M0 only)
+  // migrate || stopping || unwinding, in one word for the switch path: set with them, never
+  // cleared while this runtime lives.
+  std::atomic<bool> unusual{false};
   std::atomic<int> running_ms{0};      // Ms still in their loop (M0 included)
 
   // --- Fibers (runtime.cpp).
@@ -138,10 +141,7 @@ class Runtime {
   G* next_local(M* m);           // the next fiber of m's P, without stealing
   // Fibers may hand their M straight to the next fiber unless something needs every switch to
   // pass through g0: migration mode, stopping (Ms must leave their loops), unwinding at exit.
-  bool direct_handoff_allowed() const {
-    return !opts.migrate && !stopping.load(std::memory_order_relaxed) &&
-           !unwinding.load(std::memory_order_relaxed);
-  }
+  bool direct_handoff_allowed() const { return !unusual.load(std::memory_order_relaxed); }
   void runq_put(P* p, G* g, bool next);
   void wakep();
   void wake_p(P* target);      // makes sure target's M looks at its queues (migration mode)
