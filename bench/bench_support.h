@@ -1,4 +1,5 @@
-// Bench-only helpers built directly on the scheduler's park/ready primitives (src/sched/scheduler.h).
+// Bench-only helpers built directly on the scheduler's park/ready primitives
+// (src/sched/scheduler.h).
 //
 // STAND-INS: go::WaitGroup (and channels) do not exist yet. BenchWaitGroup below is a stand-in
 // for go::WaitGroup, used only by the benchmarks, until the real one lands; then the benchmarks
@@ -17,24 +18,13 @@
 #include <thread>
 
 #include "sched/scheduler.h"
+#include "sched/spinlock.h"
 
 namespace gocxx_bench {
 
 using go::detail::G;
 
-// A test-and-set lock. Unlike std::mutex it may be taken on a fiber and released on g0 (park's
-// callback) without upsetting TSan; here it is only ever held for a few instructions.
-class SpinLock {
- public:
-  void lock() {
-    while (flag_.test_and_set(std::memory_order_acquire))
-      while (flag_.test(std::memory_order_relaxed)) std::this_thread::yield();
-  }
-  void unlock() { flag_.clear(std::memory_order_release); }
-
- private:
-  std::atomic_flag flag_;
-};
+using go::detail::SpinLock;
 
 // Go's sync.WaitGroup, reduced to what the benchmarks need: add() before the workers start,
 // done() from any fiber (or thread), and ONE waiting fiber at a time.
@@ -142,8 +132,8 @@ class BenchGate {
     Waiter* next;
   };
   SpinLock mu_;
-  bool open_ = false;        // guarded by mu_
-  Waiter* head_ = nullptr;   // guarded by mu_
+  bool open_ = false;       // guarded by mu_
+  Waiter* head_ = nullptr;  // guarded by mu_
   std::atomic<std::int64_t> parked_{0};
 };
 

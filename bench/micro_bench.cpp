@@ -44,9 +44,8 @@ using gocxx_bench::BenchWaitGroup;
 
 // Time of one operation when an iteration does `ops_per_iteration` of them.
 benchmark::Counter per_op(double ops_per_iteration) {
-  return benchmark::Counter(ops_per_iteration,
-                            benchmark::Counter::kIsIterationInvariantRate |
-                                benchmark::Counter::kInvert);
+  return benchmark::Counter(ops_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
+                                                   benchmark::Counter::kInvert);
 }
 
 template <class Body>

@@ -28,17 +28,17 @@ int main(int argc, char** argv) {
     go::Stats mid = go::stats();
     while (done.load(std::memory_order_relaxed) < fibers)
       go::this_fiber::sleep_for(std::chrono::milliseconds(1));
-    const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                              start)
-                        .count();
+    const auto ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     go::Stats end = go::stats();
     std::printf("hello from gocxx: %d fibers slept 0-49 ms each on %d procs, all done in %.1f ms\n",
                 fibers, end.procs, ms);
-    std::printf("  at peak: %llu fibers alive in %llu stack slabs; context switches: %llu, "
-                "steals: %llu\n",
-                static_cast<unsigned long long>(mid.fibers_alive),
-                static_cast<unsigned long long>(mid.stack_slabs),
-                static_cast<unsigned long long>(end.context_switches),
-                static_cast<unsigned long long>(end.steals));
+    std::printf(
+        "  at peak: %llu fibers alive in %llu stack slabs; context switches: %llu, "
+        "steals: %llu\n",
+        static_cast<unsigned long long>(mid.fibers_alive),
+        static_cast<unsigned long long>(mid.stack_slabs),
+        static_cast<unsigned long long>(end.context_switches),
+        static_cast<unsigned long long>(end.steals));
   });
 }

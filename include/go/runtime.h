@@ -107,7 +107,8 @@ void spawn(F&& f, Args&&... args) {
 }
 
 namespace this_fiber {
-void yield();  // runtime.Gosched: lets other fibers run; from a plain thread: std::this_thread::yield
+void yield();  // runtime.Gosched: lets other fibers run; from a plain thread:
+               // std::this_thread::yield
 void sleep_for(std::chrono::nanoseconds d);
 void sleep_until(std::chrono::steady_clock::time_point t);
 std::uint64_t id();  // unique while the runtime lives; 0 outside a fiber

@@ -17,19 +17,19 @@ struct ProcStats {
 };
 
 struct Stats {
-  int procs = 0;                       // 0: no runtime running
-  std::uint64_t fibers_alive = 0;      // spawned and not finished (the main fiber included)
-  std::uint64_t fibers_runnable = 0;   // in a run queue
+  int procs = 0;                      // 0: no runtime running
+  std::uint64_t fibers_alive = 0;     // spawned and not finished (the main fiber included)
+  std::uint64_t fibers_runnable = 0;  // in a run queue
   std::uint64_t fibers_running = 0;
-  std::uint64_t fibers_parked = 0;     // waiting on something (sleep, channel, lock, ...)
-  std::uint64_t fibers_spawned = 0;    // since go::run started
+  std::uint64_t fibers_parked = 0;   // waiting on something (sleep, channel, lock, ...)
+  std::uint64_t fibers_spawned = 0;  // since go::run started
   std::uint64_t global_runqueue = 0;
   std::uint64_t context_switches = 0;  // fibers resumed, all Ps
   std::uint64_t steals = 0;
-  int spinning = 0;                    // Ms looking for work
+  int spinning = 0;  // Ms looking for work
   int idle_procs = 0;
-  std::uint64_t stacks_pooled = 0;     // stacks ready for reuse
-  std::uint64_t stack_slabs = 0;       // slab mappings (each holds many stacks)
+  std::uint64_t stacks_pooled = 0;  // stacks ready for reuse
+  std::uint64_t stack_slabs = 0;    // slab mappings (each holds many stacks)
   std::vector<ProcStats> per_proc;
 };
 

@@ -2,8 +2,8 @@
 
 #include <pthread.h>
 
-#include <boost/context/detail/fcontext.hpp>
 #include <cxxabi.h>
+#include <boost/context/detail/fcontext.hpp>
 #include <cstdlib>
 
 #if defined(GOCXX_ASAN)
@@ -128,8 +128,8 @@ void make_context(ExecContext& ctx, void* stack_top, std::size_t usable_size,
 #if defined(GOCXX_ASAN)
   // A reused stack still carries the shadow poison of frames that were abandoned by a switch
   // (their epilogues never ran): clear it, or the new context trips over stale redzones.
-  ASAN_UNPOISON_MEMORY_REGION(stack_bottom, static_cast<char*>(stack_top) -
-                                                static_cast<const char*>(stack_bottom));
+  ASAN_UNPOISON_MEMORY_REGION(
+      stack_bottom, static_cast<char*>(stack_top) - static_cast<const char*>(stack_bottom));
 #endif
   ctx.fctx = bctx::make_fcontext(stack_top, usable_size, &trampoline);
   ctx.stack_bottom = stack_bottom;
@@ -168,7 +168,9 @@ void destroy_context(ExecContext& ctx) {
   ctx.fctx = nullptr;
 }
 
-GOCXX_SWITCH_FN void switch_context(ExecContext& from, ExecContext& to) { jump(from, to, false); }
+GOCXX_SWITCH_FN void switch_context(ExecContext& from, ExecContext& to) {
+  jump(from, to, false);
+}
 
 GOCXX_SWITCH_FN void exit_context(ExecContext& from, ExecContext& to) {
   jump(from, to, true);

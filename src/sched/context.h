@@ -20,8 +20,8 @@ struct ExecContext {
   void* fctx = nullptr;                // saved registers; valid only while switched out
   const void* stack_bottom = nullptr;  // lowest address of its stack (ASan needs it)
   std::size_t stack_size = 0;
-  void* asan_fake_stack = nullptr;     // ASan's fake-stack handle while switched out
-  void* tsan_fiber = nullptr;          // TSan's fiber (thread contexts: the thread's own)
+  void* asan_fake_stack = nullptr;             // ASan's fake-stack handle while switched out
+  void* tsan_fiber = nullptr;                  // TSan's fiber (thread contexts: the thread's own)
   void (*entry)(ExecContext* self) = nullptr;  // first code run on a new context; never returns
   void* eh_caught = nullptr;  // the C++ runtime's caught-exception stack while switched out
   unsigned eh_uncaught = 0;   // std::uncaught_exceptions() while switched out

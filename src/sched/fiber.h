@@ -28,9 +28,9 @@ struct G {
   static constexpr std::uint64_t kMagic = 0x676f6378782d4721;  // "gocxx-G!": overflow reports
 
   std::uint64_t magic = kMagic;
-  ExecContext ctx;      // the fiber's own context
-  FiberLocals locals;   // follows the fiber across threads (see current.h)
-  Stack stack;          // the memory this G lives in
+  ExecContext ctx;     // the fiber's own context
+  FiberLocals locals;  // follows the fiber across threads (see current.h)
+  Stack stack;         // the memory this G lives in
 
   // State transitions: runnable->running (the M that dequeued it), running->parked/dead (its
   // M, on g0, after the switch), parked->runnable (ready(), exactly once per park).
@@ -51,9 +51,9 @@ struct G {
   std::atomic<const char*> wait_reason{nullptr};  // what it is parked on
 
   FiberBody* body = nullptr;
-  bool body_on_heap = false;  // the body did not fit in the stack's top area
-  bool started = false;       // has run at least once
-  bool is_main = false;       // the fiber go::run was given
+  bool body_on_heap = false;       // the body did not fit in the stack's top area
+  bool started = false;            // has run at least once
+  bool is_main = false;            // the fiber go::run was given
   bool blocked_in_unwind = false;  // parked while an exception unwinds it at exit
 
   Timer sleep_timer;  // sleep_until's timer (a fiber sleeps at most once at a time)

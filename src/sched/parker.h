@@ -28,8 +28,8 @@ class Parker {
         timeout = &ts;
       }
       // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline: no drift on retries.
-      syscall(SYS_futex, &state_, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, kParked, timeout,
-              nullptr, FUTEX_BITSET_MATCH_ANY);
+      syscall(SYS_futex, &state_, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, kParked, timeout, nullptr,
+              FUTEX_BITSET_MATCH_ANY);
       int expected = kNotified;
       if (state_.compare_exchange_strong(expected, kEmpty, std::memory_order_acquire)) return;
       if (deadline_ns >= 0 && monotonic_now_ns() >= deadline_ns) {

@@ -103,7 +103,10 @@ class GlobalRunQueue {
  public:
   void push_back(G* g) {
     g->sched_next = nullptr;
-    if (tail_) tail_->sched_next = g; else head_ = g;
+    if (tail_)
+      tail_->sched_next = g;
+    else
+      head_ = g;
     tail_ = g;
     size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }

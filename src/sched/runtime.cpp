@@ -37,18 +37,19 @@ constexpr std::size_t kDefaultStackSize = 256 * 1024;
 constexpr std::size_t kMinStackSize = 16 * 1024;
 constexpr std::size_t kMaxStackSize = std::size_t{1} << 30;
 constexpr int kMaxProcs = 1024;
-constexpr int kLocalFreeMax = 256;       // per-P slot cache; half moves to the global pool
+constexpr int kLocalFreeMax = 256;  // per-P slot cache; half moves to the global pool
 // The global pool keeps every slot a burst of fibers left behind, so that the next burst
 // touches no fresh page (a first touch costs ~15 us on our VMs: more than the whole spawn).
 // Idle Ms trim it back to kGlobalFreeKeep (trim_free_pool), like Go's background scavenger.
 #if defined(GOCXX_TSAN)
-constexpr int kGlobalFreeMax = 1024;  // TSan counts every pooled slot's fiber as a thread (8128 max)
+constexpr int kGlobalFreeMax =
+    1024;  // TSan counts every pooled slot's fiber as a thread (8128 max)
 #else
 constexpr int kGlobalFreeMax = 1 << 30;
 #endif
-constexpr int kGlobalFreeBatch = 32;     // slots a P takes from the global pool at once
-constexpr int kGlobalFreeKeep = 16384;   // what idle Ms trim the global pool down to
-constexpr int kTrimBatch = 256;          // slots destroyed per trimming step
+constexpr int kGlobalFreeBatch = 32;    // slots a P takes from the global pool at once
+constexpr int kGlobalFreeKeep = 16384;  // what idle Ms trim the global pool down to
+constexpr int kTrimBatch = 256;         // slots destroyed per trimming step
 constexpr int kIdBatch = 16;
 
 std::string env_or_empty(const char* name) {
@@ -68,9 +69,12 @@ bool parse_size(const std::string& text, std::size_t& out) {
   }
   std::string suffix = text.substr(pos);
   unsigned long long mult = 1;
-  if (suffix == "k" || suffix == "K" || suffix == "KiB") mult = 1024;
-  else if (suffix == "m" || suffix == "M" || suffix == "MiB") mult = 1024 * 1024;
-  else if (!suffix.empty()) return false;
+  if (suffix == "k" || suffix == "K" || suffix == "KiB")
+    mult = 1024;
+  else if (suffix == "m" || suffix == "M" || suffix == "MiB")
+    mult = 1024 * 1024;
+  else if (!suffix.empty())
+    return false;
   out = static_cast<std::size_t>(v * mult);
   return true;
 }
@@ -120,10 +124,17 @@ RuntimeOptions resolve_options(const Config& cfg) {
     throw std::invalid_argument("go::run: stack size " + std::to_string(o.stack_size) +
                                 " is outside 16 KiB .. 1 GiB");
   switch (cfg.stack_guard) {
-    case StackGuard::automatic: o.guard = GuardMode::automatic; break;
-    case StackGuard::guard_page: o.guard = GuardMode::guard_page; break;
-    case StackGuard::canary: o.guard = GuardMode::canary; break;
-    default: throw std::invalid_argument("go::run: Config::stack_guard has an unknown value");
+    case StackGuard::automatic:
+      o.guard = GuardMode::automatic;
+      break;
+    case StackGuard::guard_page:
+      o.guard = GuardMode::guard_page;
+      break;
+    case StackGuard::canary:
+      o.guard = GuardMode::canary;
+      break;
+    default:
+      throw std::invalid_argument("go::run: Config::stack_guard has an unknown value");
   }
   o.guard = resolve_guard_mode(o.guard);
   o.migrate = cfg.migrate_on_yield || env_or_empty("GOCXX_DEBUG_MIGRATE") == "1";
@@ -159,8 +170,8 @@ const char* site_file_of(const G* g) {
     what = t != nullptr ? demangle(t->name()) : "unknown exception";
   }
   std::fprintf(stderr, "gocxx: fatal: uncaught exception in fiber %llu (spawned at %s:%d): %s\n",
-               static_cast<unsigned long long>(g->id.load()), site_file_of(g),
-               g->site_line.load(), what.c_str());
+               static_cast<unsigned long long>(g->id.load()), site_file_of(g), g->site_line.load(),
+               what.c_str());
   std::fflush(stderr);
   std::abort();
 }
@@ -179,10 +190,10 @@ void report_stack_overflow(const Stack& stack, const void* fault) {
                       site_file_of(g), g->site_line.load(std::memory_order_relaxed), stack.size,
                       fault);
   } else {
-    n = std::snprintf(buf, sizeof buf,
-                      "gocxx: fatal: stack overflow in a coroutine stack [%p, %p) (fault at %p)%s\n",
-                      stack.bottom, stack.top(), fault,
-                      g != nullptr ? " running inside a fiber" : "");
+    n = std::snprintf(
+        buf, sizeof buf,
+        "gocxx: fatal: stack overflow in a coroutine stack [%p, %p) (fault at %p)%s\n",
+        stack.bottom, stack.top(), fault, g != nullptr ? " running inside a fiber" : "");
   }
   if (n > 0) (void)!::write(2, buf, static_cast<std::size_t>(std::min<int>(n, sizeof buf - 1)));
   std::abort();
@@ -278,54 +289,46 @@ G* Runtime::alloc_g(P* p) {
 void Runtime::free_g(P* p, G* g) {
   g->state.store(FiberState::free, std::memory_order_relaxed);
   g->sched_next = nullptr;
+  G* to_global = g;
   if (p != nullptr) {
     g->sched_next = p->free_gs;
     p->free_gs = g;
     if (++p->free_count <= kLocalFreeMax) return;
     // Too many: move half to the global pool.
-    G* batch = nullptr;
-    int n = 0;
+    to_global = nullptr;
     while (p->free_count > kLocalFreeMax / 2) {
       G* x = p->free_gs;
       p->free_gs = x->sched_next;
       --p->free_count;
-      x->sched_next = batch;
-      batch = x;
-      ++n;
+      x->sched_next = to_global;
+      to_global = x;
     }
-    G* excess = nullptr;
-    {
-      std::lock_guard lk(free_lock);
-      while (batch != nullptr) {
-        G* x = batch;
-        batch = x->sched_next;
-        if (free_count.load(std::memory_order_relaxed) < kGlobalFreeMax) {
-          x->sched_next = free_gs;
-          free_gs = x;
-          free_count.fetch_add(1, std::memory_order_relaxed);
-        } else {
-          x->sched_next = excess;
-          excess = x;
-        }
-      }
-    }
-    while (excess != nullptr) {
-      G* x = excess;
-      excess = x->sched_next;
-      destroy_g(x);
-    }
-    return;
   }
+  G* excess = nullptr;
   {
     std::lock_guard lk(free_lock);
-    if (free_count.load(std::memory_order_relaxed) < kGlobalFreeMax) {
-      g->sched_next = free_gs;
-      free_gs = g;
-      free_count.fetch_add(1, std::memory_order_relaxed);
-      return;
+    while (to_global != nullptr) {
+      G* x = to_global;
+      to_global = x->sched_next;
+      if (free_count.load(std::memory_order_relaxed) < kGlobalFreeMax) {
+        x->sched_next = free_gs;
+        free_gs = x;
+        free_count.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        x->sched_next = excess;
+        excess = x;
+      }
     }
   }
-  destroy_g(g);
+  destroy_list(excess);
+}
+
+void Runtime::destroy_list(G* list) {
+  while (list != nullptr) {
+    G* g = list;
+    list = g->sched_next;
+    destroy_g(g);
+  }
 }
 
 bool Runtime::trim_free_pool() {
@@ -342,19 +345,17 @@ bool Runtime::trim_free_pool() {
       batch = g;
     }
   }
-  while (batch != nullptr) {
-    G* g = batch;
-    batch = g->sched_next;
-    destroy_g(g);
-  }
+  destroy_list(batch);
   return true;
 }
 
 void Runtime::destroy_g(G* g) {
   {
     std::lock_guard lk(all_lock);
-    if (g->all_prev != nullptr) g->all_prev->all_next = g->all_next;
-    else all_gs = g->all_next;
+    if (g->all_prev != nullptr)
+      g->all_prev->all_next = g->all_next;
+    else
+      all_gs = g->all_next;
     if (g->all_next != nullptr) g->all_next->all_prev = g->all_prev;
   }
   destroy_context(g->ctx);
@@ -559,8 +560,7 @@ void unwind_leftovers(Runtime& rt) {
   rt.free_gs = nullptr;
   rt.free_count.store(0, std::memory_order_relaxed);
   set_current_m(nullptr);
-  if (stuck > 0)
-    std::fprintf(stderr, "gocxx: go::run: %d fiber(s) left behind at exit\n", stuck);
+  if (stuck > 0) std::fprintf(stderr, "gocxx: go::run: %d fiber(s) left behind at exit\n", stuck);
 }
 
 }  // namespace

@@ -90,8 +90,12 @@ std::uint64_t next_random(std::uint64_t& state) {  // xorshift64*
 std::atomic<Runtime*> g_runtime{nullptr};
 std::mutex g_runtime_lock;
 
-GOCXX_NOIPA M* current_m() { return tls_m; }
-void set_current_m(M* m) { tls_m = m; }
+GOCXX_NOIPA M* current_m() {
+  return tls_m;
+}
+void set_current_m(M* m) {
+  tls_m = m;
+}
 
 GOCXX_NOIPA G* current_g() {
   M* m = tls_m;
@@ -249,8 +253,7 @@ void Runtime::finish_switch(M* m) {
       if (unlock != nullptr && !unlock(g, arg)) {
         // Park cancelled: nobody can have found g, so it is still ours to run.
         FiberState expected = FiberState::parked;
-        if (g->state.compare_exchange_strong(expected, FiberState::runnable))
-          runq_put(p, g, true);
+        if (g->state.compare_exchange_strong(expected, FiberState::runnable)) runq_put(p, g, true);
       }
       break;
     }
@@ -606,8 +609,7 @@ namespace {
 // After a fiber is resumed: leftover fibers are unwound at exit by throwing from their park.
 void check_unwinding(const Runtime* rt) {
   if (rt->unusual.load(std::memory_order_relaxed) &&
-      rt->unwinding.load(std::memory_order_relaxed) &&
-      std::uncaught_exceptions() == 0)
+      rt->unwinding.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0)
     throw FiberUnwind{};
 }
 
@@ -667,11 +669,16 @@ void ready(G* g) {
 
 const char* to_string(FiberState s) {
   switch (s) {
-    case FiberState::free: return "free";
-    case FiberState::runnable: return "runnable";
-    case FiberState::running: return "running";
-    case FiberState::parked: return "parked";
-    case FiberState::dead: return "dead";
+    case FiberState::free:
+      return "free";
+    case FiberState::runnable:
+      return "runnable";
+    case FiberState::running:
+      return "running";
+    case FiberState::parked:
+      return "parked";
+    case FiberState::dead:
+      return "dead";
   }
   return "?";
 }
@@ -712,11 +719,12 @@ void sleep_until(std::chrono::steady_clock::time_point t) {
   g->sleep_timer.fire = [](Timer*, void* arg) { ready(static_cast<G*>(arg)); };
   g->sleep_timer.arg = g;
   // The timer is armed only once we are switched out: it may fire on another M at once.
-  park([](G* self, void*) {
+  park(
+      [](G* self, void*) {
         add_timer(&self->sleep_timer);
         return true;
       },
-       nullptr, "sleep");
+      nullptr, "sleep");
 }
 
 void sleep_for(std::chrono::nanoseconds d) {
@@ -732,6 +740,8 @@ std::uint64_t id() {
   return g != nullptr ? g->id.load(std::memory_order_relaxed) : 0;
 }
 
-bool in_fiber() { return go::detail::current_g() != nullptr; }
+bool in_fiber() {
+  return go::detail::current_g() != nullptr;
+}
 
 }  // namespace go::this_fiber

@@ -36,7 +36,7 @@ struct alignas(64) P {
 
   // --- Timers. Any M may run this P's due timers (timer stealing), hence the lock.
   std::mutex timer_lock;
-  TimerHeap timers;                        // guarded by timer_lock
+  TimerHeap timers;                         // guarded by timer_lock
   std::atomic<std::int64_t> next_timer{0};  // when of timers.top(), 0 if none; read lock-free
   std::uint64_t last_timer_check = 0;       // owner only: TSC of the last clock read for timers
 
@@ -46,7 +46,7 @@ struct alignas(64) P {
 
   // --- Pools, owner only.
   G* free_gs = nullptr;
-  std::atomic<int> free_count{0};  // written under free_lock; read as a hint without it
+  std::atomic<int> free_count{0};         // written under free_lock; read as a hint without it
   std::uint64_t id_next = 0, id_end = 0;  // a batch of fiber ids
 
   // --- Debug migration inbox (Config::migrate_on_yield), guarded by Runtime::lock.
@@ -68,13 +68,13 @@ using UnlockFn = bool (*)(G* g, void* arg);
 // M: an OS thread bound to one P, looping in schedule().
 struct M {
   P* p = nullptr;
-  std::thread thread;        // empty for M0 (the thread that called go::run)
-  ExecContext g0;            // the scheduler context on this thread's own stack
+  std::thread thread;  // empty for M0 (the thread that called go::run)
+  ExecContext g0;      // the scheduler context on this thread's own stack
   Parker parker;
   std::atomic<G*> curg{nullptr};  // the fiber it runs (read by stats from other threads)
-  bool spinning = false;     // owner only; counted in Runtime::nmspinning
+  bool spinning = false;          // owner only; counted in Runtime::nmspinning
   bool wake_spinning = false;  // guarded by Runtime::lock: wakep chose it and counted it spinning
-  std::uint64_t rng = 0;     // owner only: victim order for stealing
+  std::uint64_t rng = 0;       // owner only: victim order for stealing
 
   // The request of the fiber that just switched away (to g0 or directly to another fiber).
   // Written by that fiber right before the switch, consumed by whoever lands right after it
@@ -93,7 +93,6 @@ struct RuntimeOptions {
   int schedtrace_ms = 0;
 };
 
-
 // The state of one go::run. Created and destroyed by go::run; reached through g_runtime.
 class Runtime {
  public:
@@ -107,17 +106,17 @@ class Runtime {
   std::vector<std::unique_ptr<M>> ms;  // ms[i] is bound to ps[i]; ms[0] is the caller of run()
 
   // --- Scheduler state (scheduler.cpp).
-  std::mutex lock;             // guards global, the idle P list, P::idle, inboxes, M::wake_spinning
+  std::mutex lock;  // guards global, the idle P list, P::idle, inboxes, M::wake_spinning
   GlobalRunQueue global;
   P* idle_ps = nullptr;
-  std::atomic<int> npidle{0};       // Ps in idle_ps
-  std::atomic<int> nmspinning{0};   // Ms looking for work without having found any
-  std::atomic<bool> stopping{false};  // main returned: Ms leave their loops
+  std::atomic<int> npidle{0};          // Ps in idle_ps
+  std::atomic<int> nmspinning{0};      // Ms looking for work without having found any
+  std::atomic<bool> stopping{false};   // main returned: Ms leave their loops
   std::atomic<bool> unwinding{false};  // go::run is unwinding leftover fibers (M0 only)
   // migrate || stopping || unwinding, in one word for the switch path: set with them, never
   // cleared while this runtime lives.
   std::atomic<bool> unusual{false};
-  std::atomic<int> running_ms{0};      // Ms still in their loop (M0 included)
+  std::atomic<int> running_ms{0};  // Ms still in their loop (M0 included)
 
   // --- Fibers (runtime.cpp).
   std::mutex all_lock;  // guards the all-Gs list
@@ -137,14 +136,14 @@ class Runtime {
   void prepare_run(M* m, G* g);
   void switch_away(M* m, G* g);  // a fiber parks/yields: to the next local fiber, else g0
   [[noreturn]] void exit_fiber(M* m, G* g);
-  void finish_switch(M* m);      // right after a switch lands: the previous fiber's request
-  G* next_local(M* m);           // the next fiber of m's P, without stealing
+  void finish_switch(M* m);  // right after a switch lands: the previous fiber's request
+  G* next_local(M* m);       // the next fiber of m's P, without stealing
   // Fibers may hand their M straight to the next fiber unless something needs every switch to
   // pass through g0: migration mode, stopping (Ms must leave their loops), unwinding at exit.
   bool direct_handoff_allowed() const { return !unusual.load(std::memory_order_relaxed); }
   void runq_put(P* p, G* g, bool next);
   void wakep();
-  void wake_p(P* target);      // makes sure target's M looks at its queues (migration mode)
+  void wake_p(P* target);  // makes sure target's M looks at its queues (migration mode)
   void begin_stop();
   void run_due_timers(P* p, std::int64_t now);
 
@@ -152,15 +151,16 @@ class Runtime {
   G* alloc_g(P* p);
   void free_g(P* p, G* g);
   void destroy_g(G* g);
-  bool trim_free_pool();  // an idle M destroys a batch beyond the kept size; true if it did
+  void destroy_list(G* list);  // destroys every G linked through sched_next
+  bool trim_free_pool();       // an idle M destroys a batch beyond the kept size; true if it did
   std::uint64_t new_fiber_id(P* p);
 
  private:
   G* find_runnable(M* m);
   G* steal_work(M* m);
   bool go_idle(M* m, G** found);
-  void leave_idle(M* m);        // caller holds lock
-  void remove_idle_p(P* p);     // caller holds lock
+  void leave_idle(M* m);                   // caller holds lock
+  void remove_idle_p(P* p);                // caller holds lock
   G* global_get(P* p, std::uint32_t max);  // caller holds lock
   void reset_spinning(M* m);
 };

@@ -26,8 +26,8 @@ namespace go::detail {
 enum class GuardMode : std::uint8_t { automatic, guard_page, canary };
 
 struct Stack {
-  void* bottom = nullptr;  // lowest usable address (just above the guard page, if any)
-  std::size_t size = 0;    // usable bytes
+  void* bottom = nullptr;               // lowest usable address (just above the guard page, if any)
+  std::size_t size = 0;                 // usable bytes
   GuardMode guard = GuardMode::canary;  // resolved mode (never automatic)
   void* top() const { return static_cast<char*>(bottom) + size; }
   explicit operator bool() const { return bottom != nullptr; }
@@ -60,10 +60,10 @@ void set_stack_overflow_reporter(OverflowReporter reporter);
 void install_overflow_handler_for_thread();
 
 struct StackPoolStats {
-  std::size_t slabs = 0;            // slab mappings made
-  std::size_t stacks_in_use = 0;    // handed out and not released
-  std::size_t stacks_pooled = 0;    // released, ready for reuse
-  std::size_t reserved_bytes = 0;   // virtual bytes reserved by slabs
+  std::size_t slabs = 0;           // slab mappings made
+  std::size_t stacks_in_use = 0;   // handed out and not released
+  std::size_t stacks_pooled = 0;   // released, ready for reuse
+  std::size_t reserved_bytes = 0;  // virtual bytes reserved by slabs
 };
 StackPoolStats stack_pool_stats();
 

@@ -126,8 +126,10 @@ void dump_fibers(std::ostream& out) {
     out << "fiber " << g->id.load(std::memory_order_relaxed) << " [" << to_string(state);
     if (state == FiberState::parked && reason != nullptr) out << ": " << reason;
     out << "] spawned at ";
-    if (file == nullptr) out << "unknown (go::spawn)";
-    else out << file << ':' << g->site_line.load(std::memory_order_relaxed);
+    if (file == nullptr)
+      out << "unknown (go::spawn)";
+    else
+      out << file << ':' << g->site_line.load(std::memory_order_relaxed);
     out << '\n';
   }
 }

@@ -13,7 +13,7 @@ namespace go::detail {
 struct P;
 
 struct Timer {
-  std::int64_t when = 0;                   // steady_clock nanoseconds
+  std::int64_t when = 0;  // steady_clock nanoseconds
   void (*fire)(Timer* t, void* arg) = nullptr;
   void* arg = nullptr;
   // Heap bookkeeping, under the owning P's timer lock.
@@ -28,8 +28,8 @@ class TimerHeap {
  public:
   void push(Timer* t);
   Timer* top() const { return heap_.empty() ? nullptr : heap_.front(); }
-  Timer* pop();              // removes the earliest
-  void remove(Timer* t);     // t must be in this heap
+  Timer* pop();           // removes the earliest
+  void remove(Timer* t);  // t must be in this heap
   std::size_t size() const { return heap_.size(); }
   bool empty() const { return heap_.empty(); }
   void clear();

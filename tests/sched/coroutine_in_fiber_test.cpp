@@ -15,7 +15,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-__attribute__((noipa)) std::thread::id current_thread() { return std::this_thread::get_id(); }
+__attribute__((noipa)) std::thread::id current_thread() {
+  return std::this_thread::get_id();
+}
 
 go::Config migrating(int procs) {
   go::Config cfg;

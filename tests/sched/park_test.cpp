@@ -14,6 +14,7 @@
 
 #include "go/go.h"
 #include "sched/scheduler.h"
+#include "sched/spinlock.h"
 #include "test_util.h"
 
 using namespace std::chrono_literals;
@@ -22,19 +23,7 @@ using gocxx_test::iterations;
 
 namespace {
 
-// A test-and-set lock. Unlike std::mutex it may be released by another fiber context than the
-// one that took it (park's unlock callback runs on g0), which TSan would flag for a pthread mutex.
-class SpinLock {
- public:
-  void lock() {
-    while (flag_.test_and_set(std::memory_order_acquire))
-      while (flag_.test(std::memory_order_relaxed)) std::this_thread::yield();
-  }
-  void unlock() { flag_.clear(std::memory_order_release); }
-
- private:
-  std::atomic_flag flag_;
-};
+using go::detail::SpinLock;
 
 // A one-slot semaphore on park/ready, built the way src/sync builds its primitives: the waiter
 // publishes itself only from park's unlock callback, i.e. after it has switched out.

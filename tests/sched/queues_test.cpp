@@ -21,8 +21,12 @@ using go::detail::TimerHeap;
 namespace {
 
 // Fake fiber pointers: the ring never dereferences what it holds.
-G* fake(std::uintptr_t i) { return reinterpret_cast<G*>((i + 1) * 16); }
-std::uintptr_t index_of(G* g) { return reinterpret_cast<std::uintptr_t>(g) / 16 - 1; }
+G* fake(std::uintptr_t i) {
+  return reinterpret_cast<G*>((i + 1) * 16);
+}
+std::uintptr_t index_of(G* g) {
+  return reinterpret_cast<std::uintptr_t>(g) / 16 - 1;
+}
 
 TEST(LocalRunQueue, FifoForTheOwner) {
   auto q = std::make_unique<LocalRunQueue>();

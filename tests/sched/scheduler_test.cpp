@@ -46,7 +46,9 @@ void wait_for(const std::atomic<long>& counter, long target, std::chrono::second
 // pthread_self() (behind std::this_thread::get_id) is declared __attribute__((const)): within
 // one function the compiler may reuse its result across a switch that moved the fiber to another
 // thread. Reading it out of line is what a fiber that cares about its thread must do.
-__attribute__((noipa)) std::thread::id current_thread() { return std::this_thread::get_id(); }
+__attribute__((noipa)) std::thread::id current_thread() {
+  return std::this_thread::get_id();
+}
 
 class SchedulerP : public ::testing::TestWithParam<int> {};
 
@@ -414,9 +416,9 @@ TEST(Scheduler, DumpFibersShowsStateReasonAndSpawnSite) {
         dump = out.str();
       },
       procs(1));
-  EXPECT_NE(dump.find("[parked: sleep] spawned at " + std::string(__FILE__) + ":" +
-                      std::to_string(line)),
-            std::string::npos)
+  EXPECT_NE(
+      dump.find("[parked: sleep] spawned at " + std::string(__FILE__) + ":" + std::to_string(line)),
+      std::string::npos)
       << dump;
   EXPECT_NE(dump.find("[running]"), std::string::npos) << dump;  // main, dumping
 }
@@ -430,7 +432,8 @@ TEST(Scheduler, SchedTracePrintsLinesAtTheInterval) {
   EXPECT_NE(err.find("SCHED "), std::string::npos) << err;
   EXPECT_NE(err.find("procs=2 idleprocs="), std::string::npos) << err;
   std::size_t lines = 0;
-  for (std::size_t at = err.find("SCHED "); at != std::string::npos; at = err.find("SCHED ", at + 1))
+  for (std::size_t at = err.find("SCHED "); at != std::string::npos;
+       at = err.find("SCHED ", at + 1))
     ++lines;
   EXPECT_GE(lines, 3u) << err;
 }
@@ -515,7 +518,12 @@ TEST(SchedulerDeath, StackOverflowNamesTheFiber) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   go::Config cfg = procs(1);
   cfg.stack_size = 64 * 1024;
-  EXPECT_DEATH(go::run([] { go([] { recurse(1 << 20); }); go::this_fiber::sleep_for(1s); }, cfg),
+  EXPECT_DEATH(go::run(
+                   [] {
+                     go([] { recurse(1 << 20); });
+                     go::this_fiber::sleep_for(1s);
+                   },
+                   cfg),
                "stack overflow in fiber [0-9]+ \\(spawned at .*scheduler_test.cpp:[0-9]+\\)");
 }
 

@@ -1,0 +1,27 @@
+// SpinLock: a test-and-set lock for a few instructions of bookkeeping around park/ready.
+//
+// Why not std::mutex: a waiter takes the lock on its fiber and park's unlock callback releases
+// it after the switch, on g0 or on the next fiber: the same OS thread, but TSan (which sees
+// every fiber as a thread) reports a pthread mutex unlocked "by another thread". And a lock held
+// only across a handful of instructions never needs to sleep in the kernel.
+#pragma once
+
+#include <atomic>
+#include <thread>
+
+namespace go::detail {
+
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.test_and_set(std::memory_order_acquire))
+      while (flag_.test(std::memory_order_relaxed)) std::this_thread::yield();
+  }
+  bool try_lock() { return !flag_.test_and_set(std::memory_order_acquire); }
+  void unlock() { flag_.clear(std::memory_order_release); }
+
+ private:
+  std::atomic_flag flag_;
+};
+
+}  // namespace go::detail
