@@ -295,7 +295,7 @@ TEST(Scheduler, WorkIsStolenByIdleProcessors) {
   go::Stats after{};
   go::run(
       [&] {
-        for (int i = 0; i < 400; ++i)
+        for (int i = 0; i < 1000; ++i)
           go([&] {
             auto until = std::chrono::steady_clock::now() + 200us;
             while (std::chrono::steady_clock::now() < until) {
@@ -306,7 +306,7 @@ TEST(Scheduler, WorkIsStolenByIdleProcessors) {
             }
             done.fetch_add(1);
           });
-        wait_for(done, 400);
+        wait_for(done, 1000);
         after = go::stats();
       },
       procs(2));
@@ -426,7 +426,7 @@ TEST(Scheduler, DumpFibersShowsStateReasonAndSpawnSite) {
 TEST(Scheduler, SchedTracePrintsLinesAtTheInterval) {
   ::setenv("GOCXX_SCHEDTRACE", "20", 1);
   testing::internal::CaptureStderr();
-  go::run([] { go::this_fiber::sleep_for(150ms); }, procs(2));
+  go::run([] { go::this_fiber::sleep_for(300ms); }, procs(2));
   std::string err = testing::internal::GetCapturedStderr();
   ::unsetenv("GOCXX_SCHEDTRACE");
   EXPECT_NE(err.find("SCHED "), std::string::npos) << err;
