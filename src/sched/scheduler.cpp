@@ -615,6 +615,12 @@ void check_unwinding(const Runtime* rt) {
 
 }  // namespace
 
+bool unwinding_fiber() {
+  if (current_g() == nullptr) return false;
+  Runtime* rt = g_runtime.load(std::memory_order_relaxed);
+  return rt->unwinding.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0;
+}
+
 void park(UnlockFn unlock, void* arg, const char* reason) {
   M* m = current_m();
   G* g = m != nullptr ? m->curg.load(std::memory_order_relaxed) : nullptr;

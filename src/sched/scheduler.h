@@ -193,6 +193,10 @@ void park(UnlockFn unlock, void* arg, const char* reason);
 // queue. Wakes an idle P if there is one and nobody is spinning. Any thread.
 void ready(G* g);
 
+// True when the calling fiber would be unwound by its next park (go::run is unwinding leftover
+// fibers and no exception is in flight on this fiber). Any thread (false on plain threads).
+bool unwinding_fiber();
+
 // steady_clock nanoseconds. Any thread.
 std::int64_t now_ns();
 
