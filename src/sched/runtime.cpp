@@ -488,9 +488,14 @@ void unwind_leftovers(Runtime& rt) {
   rt.unwinding.store(true, std::memory_order_relaxed);
   rt.unusual.store(true, std::memory_order_relaxed);
   for (auto& p : rt.ps) {
-    std::lock_guard lk(p->timer_lock);
-    p->timers.clear();
-    p->next_timer.store(0, std::memory_order_relaxed);
+    std::vector<Timer*> armed;
+    {
+      std::lock_guard lk(p->timer_lock);
+      while (Timer* t = p->timers.pop()) armed.push_back(t);
+      p->next_timer.store(0, std::memory_order_relaxed);
+    }
+    for (Timer* t : armed)
+      if (t->cancel != nullptr) t->cancel(t, t->arg);
   }
   auto drain_queues = [&rt] {
     for (auto& p : rt.ps) {

@@ -16,6 +16,9 @@ struct Timer {
   std::int64_t when = 0;  // steady_clock nanoseconds
   void (*fire)(Timer* t, void* arg) = nullptr;
   void* arg = nullptr;
+  // Called instead of fire when go::run ends with the timer still armed (the heaps are
+  // cleared): lets its owner release what it kept alive for the callback. Optional.
+  void (*cancel)(Timer* t, void* arg) = nullptr;
   // Heap bookkeeping, under the owning P's timer lock.
   std::uint32_t heap_index = 0;
   // The P whose heap holds it; nullptr: not in any heap. Written under that P's timer lock

@@ -125,3 +125,27 @@ TEST(Timers, ConcurrentArmAndDeleteAreExact) {
 }
 
 }  // namespace
+
+namespace {
+
+// A timer still armed when go::run ends is handed back through its cancel hook (its owner may
+// be keeping something alive for the callback), and never fires.
+TEST(Timers, ArmedAtExitAreCancelledNotFired) {
+  struct Owned {
+    Timer timer;
+    std::atomic<int> fired{0}, cancelled{0};
+  } owned;
+  go::run([&] {
+    owned.timer.when = go::detail::now_ns() + std::int64_t{3600} * 1'000'000'000;
+    owned.timer.fire = [](Timer*, void* arg) { static_cast<Owned*>(arg)->fired.fetch_add(1); };
+    owned.timer.cancel = [](Timer*, void* arg) {
+      static_cast<Owned*>(arg)->cancelled.fetch_add(1);
+    };
+    owned.timer.arg = &owned;
+    go::detail::add_timer(&owned.timer);
+  });
+  EXPECT_EQ(owned.fired.load(), 0);
+  EXPECT_EQ(owned.cancelled.load(), 1);
+}
+
+}  // namespace
