@@ -9,19 +9,15 @@
 //     bench=<name> impl=gocxx procs=<N> value=<number> unit=<unit>
 //
 // Names, work and units are those of anchors/README.md; what is inside the timed region is
-// exactly what go/main.go times (see each function). Benchmarks that need what gocxx does not
-// have yet (channels, select, go::Mutex, the netpoller) print a '#' remark on stderr and exit 2,
-// so that run.sh records a failure rather than a number. Unknown bench or bad procs: one line
-// on stderr, exit 2.
+// exactly what go/main.go times (see each function). http_hello needs the netpoller, which
+// gocxx does not have yet: it prints a '#' remark on stderr and exits 2, so that run.sh records
+// a failure rather than a number. Unknown bench or bad procs: one line on stderr, exit 2.
 //
 // Differences from the Go anchor that are not in the runtime under test:
-//  * The join is BenchWaitGroup (bench_support.h), a bench-only stand-in for go::WaitGroup
-//    (atomic counter; the waiter parks with detail::park, the last done() readies it).
-//  * idle_memory parks its fibers with detail::park on a shared BenchGate (a waiter record on
-//    each fiber's stack), NOT on a channel receive as Go does: gocxx has no channels yet.
-//    It also releases them (BenchGate::open) after the measurement so that go::run ends cleanly.
 //  * Go calls runtime.GC() between the cold and the warm round, and before idle_memory's first
 //    VmRSS reading; gocxx has no GC, so nothing happens there.
+//  * After idle_memory's measurement the channel is closed and the fibers are joined, untimed,
+//    so that go::run ends without leftovers (Go just exits).
 //  * Fiber stacks are the runtime's defaults (Config::stack_size = 0: GOCXX_STACK_SIZE, else
 //    256 KiB virtual, committed on touch).
 #include <cerrno>
@@ -31,14 +27,11 @@
 #include <cstring>
 #include <string>
 
-#include "bench_support.h"
-#include "go/runtime.h"
+#include "go/go.h"
 
 namespace {
 
 using clk = std::chrono::steady_clock;
-using gocxx_bench::BenchGate;
-using gocxx_bench::BenchWaitGroup;
 
 int g_procs = 1;
 
@@ -60,11 +53,16 @@ void two_rounds(const char* name, const char* unit, Round round) {
   emit((std::string(name) + "_warm").c_str(), round(), unit);
 }
 
+[[noreturn]] void bad_result(const char* bench, long long value) {
+  std::fprintf(stderr, "gocxx-bench: %s: bad result %lld\n", bench, value);
+  std::exit(1);
+}
+
 // ---------------------------------------------------------------- spawn_join
 // Go: start; wg.Add(n); n x go func(){ wg.Done() }(); wg.Wait(); elapsed / n.
 double spawn_join_round() {
   constexpr long n = 1000000;
-  BenchWaitGroup wg;
+  go::WaitGroup wg;
   auto t0 = clk::now();
   wg.add(n);
   for (long i = 0; i < n; ++i) go([&wg] { wg.done(); });
@@ -78,7 +76,7 @@ double spawn_join_round() {
 // with procs 1); the line says procs=1 whatever was asked.
 void yield_bench() {
   constexpr long total = 10000000;
-  BenchWaitGroup wg;
+  go::WaitGroup wg;
   wg.add(2);
   auto t0 = clk::now();
   for (int t = 0; t < 2; ++t) {
@@ -95,7 +93,7 @@ void yield_bench() {
 // Go: wg.Add(n); start; n x go { time.Sleep(10ms); wg.Done() }; wg.Wait(); elapsed in ms.
 double timers_round() {
   constexpr long n = 100000;
-  BenchWaitGroup wg;
+  go::WaitGroup wg;
   wg.add(n);
   auto t0 = clk::now();
   for (long i = 0; i < n; ++i) {
@@ -132,36 +130,175 @@ long vm_rss_kib() {
 }
 
 // Go: rss0; wg.Add(n); n x go { wg.Done(); <-ch }; wg.Wait(); Sleep(100ms); rss1;
-// (rss1 - rss0) / n KiB.
-// gocxx: identical, except that each fiber parks with detail::park on a shared BenchGate (its
-// waiter record on its own stack) instead of receiving from a channel: gocxx has no channels
-// yet (issue 3). Go's idle_memory_stack line (runtime.MemStats) has no gocxx counterpart.
-// After the measurement the gate is opened (every fiber readied with detail::ready) and the
-// fibers are joined, untimed, so that go::run ends without leftovers.
+// (rss1 - rss0) / n KiB. Go's idle_memory_stack line (runtime.MemStats) has no gocxx
+// counterpart.
 void idle_memory() {
   constexpr long n = 1000000;
-  BenchGate gate;
-  BenchWaitGroup wg;
-  BenchWaitGroup finished;  // untimed: the release at the end
+  go::Channel<int> ch;
+  go::WaitGroup wg;
+  go::WaitGroup finished;  // untimed: the release at the end
   long rss0 = vm_rss_kib();
   wg.add(n);
   finished.add(n);
   for (long i = 0; i < n; ++i) {
-    go([&wg, &gate, &finished] {
+    go([&wg, &finished, ch]() mutable {
       wg.done();
-      gate.wait();
+      (void)ch.recv();
       finished.done();
     });
   }
   wg.wait();
-  go::this_fiber::sleep_for(std::chrono::milliseconds(100));  // let the last ones park
+  go::this_fiber::sleep_for(std::chrono::milliseconds(100));  // let the last ones reach recv
   long rss1 = vm_rss_kib();
   emit("idle_memory", double(rss1 - rss0) / n, "KiB/task");
-  if (gate.parked() != n)
-    std::fprintf(stderr, "# bench=idle_memory impl=gocxx: only %lld of %ld fibers were parked\n",
-                 static_cast<long long>(gate.parked()), n);
-  gate.open();
+  ch.close();
   finished.wait();
+}
+
+// ---------------------------------------------------------------- channels, select, mutex
+
+// Go: chanPingpong. 1M round trips over two unbuffered channels.
+void chan_pingpong() {
+  const long n = 1000000;
+  go::Channel<long> ping, pong;
+  go::WaitGroup wg;
+  wg.add(2);
+  auto t0 = clk::now();
+  go([&] {
+    for (long i = 0; i < n; ++i) {
+      ping.send(i);
+      (void)pong.recv();
+    }
+    wg.done();
+  });
+  go([&] {
+    for (long i = 0; i < n; ++i) pong.send(*ping.recv());
+    wg.done();
+  });
+  wg.wait();
+  emit("chan_pingpong", ns_since(t0) / n, "ns/roundtrip");
+}
+
+// Go: chanBuffered. 1 producer -> 1 consumer, capacity 1024, 10M ints.
+void chan_buffered() {
+  const long n = 10000000;
+  go::Channel<long> ch(1024);
+  go::WaitGroup wg;
+  long long sum = 0;
+  wg.add(2);
+  auto t0 = clk::now();
+  go([&] {
+    for (long i = 0; i < n; ++i) ch.send(i);
+    wg.done();
+  });
+  go([&] {
+    long long s = 0;
+    for (long i = 0; i < n; ++i) s += *ch.recv();
+    sum = s;
+    wg.done();
+  });
+  wg.wait();
+  const double ns = ns_since(t0);
+  if (sum != static_cast<long long>(n) * (n - 1) / 2) bad_result("chan_buffered", sum);
+  emit("chan_buffered", ns / n, "ns/item");
+}
+
+// Go: chanFanin. 100 producers -> 1 consumer, capacity 128, 10M items.
+void chan_fanin() {
+  const long producers = 100, per = 100000, n = producers * per;
+  go::Channel<long> ch(128);
+  go::WaitGroup wg;
+  long long sum = 0;
+  wg.add(static_cast<int>(producers + 1));
+  auto t0 = clk::now();
+  go([&] {
+    long long s = 0;
+    for (long i = 0; i < n; ++i) s += *ch.recv();
+    sum = s;
+    wg.done();
+  });
+  for (long p = 0; p < producers; ++p)
+    go([&] {
+      for (long i = 0; i < per; ++i) ch.send(1);
+      wg.done();
+    });
+  wg.wait();
+  const double ns = ns_since(t0);
+  if (sum != n) bad_result("chan_fanin", sum);
+  emit("chan_fanin", ns / n, "ns/item");
+}
+
+// Go: select2. 1 consumer selecting over 2 channels, 2 producers, 2M items.
+void select2(const char* name, std::size_t capacity) {
+  const long n = 2000000;
+  go::Channel<long> a(capacity), b(capacity);
+  go::WaitGroup wg;
+  long got_a = 0, got_b = 0;
+  wg.add(3);
+  auto t0 = clk::now();
+  for (go::Channel<long>* c : {&a, &b})
+    go([&wg, c, n] {
+      for (long i = 0; i < n / 2; ++i) c->send(1);
+      wg.done();
+    });
+  go([&] {
+    for (long i = 0; i < n; ++i)
+      go::select(go::on_recv(a, [&](std::optional<long> v) { got_a += *v; }),
+                 go::on_recv(b, [&](std::optional<long> v) { got_b += *v; }));
+    wg.done();
+  });
+  wg.wait();
+  const double ns = ns_since(t0);
+  if (got_a + got_b != n) bad_result(name, got_a + got_b);
+  emit(name, ns / n, "ns/item");
+}
+
+// Go: mutexBench. 1000 fibers x 1000 lock/increment/unlock.
+void mutex_bench() {
+  const long tasks = 1000, per = 1000;
+  go::Mutex mu;
+  go::WaitGroup wg;
+  long counter = 0;
+  wg.add(static_cast<int>(tasks));
+  auto t0 = clk::now();
+  for (long t = 0; t < tasks; ++t)
+    go([&] {
+      for (long i = 0; i < per; ++i) {
+        mu.lock();
+        ++counter;
+        mu.unlock();
+      }
+      wg.done();
+    });
+  wg.wait();
+  const double ns = ns_since(t0);
+  if (counter != tasks * per) bad_result("mutex", counter);
+  emit("mutex", ns / (tasks * per), "ns/lock");
+}
+
+// Go: skynetNode/skynetRound (github.com/atemerev/skynet): a 10-ary tree of 1,111,111 fibers
+// over unbuffered channels. The channel handle is shared (like Go's heap-allocated chan), so a
+// child that returns after its send cannot outlive the channel it used.
+void skynet_node(go::Channel<long> c, long num, long size, long div) {
+  if (size == 1) {
+    c.send(num);
+    return;
+  }
+  go::Channel<long> rc;
+  long sum = 0;
+  for (long i = 0; i < div; ++i) go(skynet_node, rc, num + i * (size / div), size / div, div);
+  for (long i = 0; i < div; ++i) sum += *rc.recv();
+  c.send(sum);
+}
+
+double skynet_round() {
+  go::Channel<long> c;
+  auto t0 = clk::now();
+  go(skynet_node, c, 0L, 1000000L, 10L);
+  const long r = *c.recv();
+  const double ms = ns_since(t0) / 1e6;
+  if (r != 499999500000L) bad_result("skynet", r);
+  return ms;
 }
 
 // ---------------------------------------------------------------- command line
@@ -199,13 +336,23 @@ int main(int argc, char** argv) {
     body = [] { two_rounds("timers", "ms", timers_round); };
   } else if (bench == "idle_memory") {
     body = idle_memory;
-  } else if (bench == "chan_pingpong" || bench == "chan_buffered" || bench == "chan_fanin" ||
-             bench == "select2" || bench == "skynet") {
-    not_available(bench.c_str(), "needs channels (issue 3)");
+  } else if (bench == "chan_pingpong") {
+    body = chan_pingpong;
+  } else if (bench == "chan_buffered") {
+    body = chan_buffered;
+  } else if (bench == "chan_fanin") {
+    body = chan_fanin;
+  } else if (bench == "select2") {
+    body = [] {
+      select2("select2", 0);
+      select2("select2_buf128", 128);
+    };
   } else if (bench == "mutex") {
-    not_available(bench.c_str(), "needs channels (issue 3) and go::Mutex, which does not exist");
+    body = mutex_bench;
+  } else if (bench == "skynet") {
+    body = [] { two_rounds("skynet", "ms", skynet_round); };
   } else if (bench == "http_hello") {
-    not_available(bench.c_str(), "needs channels (issue 3) and the netpoller (src/net)");
+    not_available(bench.c_str(), "needs the netpoller (src/net, not built yet)");
   } else {
     usage_error("unknown bench \"" + bench + "\"");
   }

@@ -31,8 +31,7 @@
 
 #include <boost/context/detail/fcontext.hpp>
 
-#include "bench_support.h"
-#include "go/runtime.h"
+#include "go/go.h"
 #include "sched/context.h"
 #include "sched/scheduler.h"
 #include "sched/stack.h"
@@ -40,7 +39,6 @@
 namespace {
 
 using go::detail::G;
-using gocxx_bench::BenchWaitGroup;
 
 // Time of one operation when an iteration does `ops_per_iteration` of them.
 benchmark::Counter per_op(double ops_per_iteration) {
@@ -59,7 +57,7 @@ void in_runtime(Body body) {
 void BM_YieldRoundTrip(benchmark::State& state) {
   in_runtime([&state] {
     std::atomic<bool> stop{false};
-    BenchWaitGroup wg;
+    go::WaitGroup wg;
     wg.add(1);
     go([&] {
       while (!stop.load(std::memory_order_relaxed)) go::this_fiber::yield();

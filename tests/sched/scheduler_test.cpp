@@ -289,15 +289,17 @@ TEST(Scheduler, YieldAlternatesTwoFibersOnOneP) {
 }
 
 TEST(Scheduler, WorkIsStolenByIdleProcessors) {
+  // 100 busy fibers fit in the spawning P's local ring (256), so the other P can only get them
+  // by stealing (nothing overflows to the global queue).
   std::mutex mu;
   std::set<std::thread::id> threads;
   std::atomic<long> done{0};
   go::Stats after{};
   go::run(
       [&] {
-        for (int i = 0; i < 1000; ++i)
+        for (int i = 0; i < 100; ++i)
           go([&] {
-            auto until = std::chrono::steady_clock::now() + 200us;
+            auto until = std::chrono::steady_clock::now() + 2ms;
             while (std::chrono::steady_clock::now() < until) {
             }
             {
@@ -306,7 +308,7 @@ TEST(Scheduler, WorkIsStolenByIdleProcessors) {
             }
             done.fetch_add(1);
           });
-        wait_for(done, 1000);
+        wait_for(done, 100);
         after = go::stats();
       },
       procs(2));
