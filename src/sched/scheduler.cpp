@@ -191,7 +191,10 @@ void Runtime::run_fiber(M* m, G* g) {
 void Runtime::switch_away(M* m, G* g) {
   m->prev = g;
   if (direct_handoff_allowed()) {
-    if (G* next = next_local(m)) {
+    // A parking fiber may still hold the locks its unlock callback releases: a timer callback
+    // run here could need one of them (a timer sending on the channel this fiber waits on) and
+    // spin on it forever on this very thread. Its timers wait for the next schedule instead.
+    if (G* next = next_local(m, /*run_timers=*/m->after != AfterSwitch::park)) {
       prepare_run(m, next);
       switch_context(*g->locals.running, *next->locals.running);
       finish_switch(current_m());
@@ -339,9 +342,9 @@ void Runtime::reset_spinning(M* m) {
 // Executed on m (g0 or a fiber). The next fiber of m's P without looking elsewhere: due timers
 // first (they only make fibers runnable), then the migration inbox, the global queue on every
 // 61st tick, runnext, the local queue, the global queue. nullptr if none.
-G* Runtime::next_local(M* m) {
+G* Runtime::next_local(M* m, bool run_timers) {
   P* p = m->p;
-  if (timers_due_throttled(p)) run_due_timers(p, now_ns());
+  if (run_timers && timers_due_throttled(p)) run_due_timers(p, now_ns());
   G* g = nullptr;
   if (opts.migrate && !p->inbox_empty_hint()) {
     std::lock_guard lk(lock);

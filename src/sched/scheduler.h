@@ -137,7 +137,9 @@ class Runtime {
   void switch_away(M* m, G* g);  // a fiber parks/yields: to the next local fiber, else g0
   [[noreturn]] void exit_fiber(M* m, G* g);
   void finish_switch(M* m);  // right after a switch lands: the previous fiber's request
-  G* next_local(M* m);       // the next fiber of m's P, without stealing
+  // The next fiber of m's P, without stealing; runs its due timers first unless told not to
+  // (the caller holds locks a timer callback might need).
+  G* next_local(M* m, bool run_timers = true);
   // Fibers may hand their M straight to the next fiber unless something needs every switch to
   // pass through g0: migration mode, stopping (Ms must leave their loops), unwinding at exit.
   bool direct_handoff_allowed() const { return !unusual.load(std::memory_order_relaxed); }

@@ -4,6 +4,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <iterator>
+#include <vector>
+
 namespace go::detail {
 namespace {
 
@@ -36,8 +40,20 @@ void block_all(Waiter& w, SpinLock* const* locks, std::size_t n, const char* rea
     // fiber is parked.
     park(
         [](G*, void* arg) {
+          // Copy first: once the first lock is released a waker may resume the fiber, and its
+          // frame (holding `l` and, usually, the lock array) may be gone before we are done.
           auto* l = static_cast<Locks*>(arg);
-          for (std::size_t i = l->n; i-- > 0;) l->locks[i]->unlock();
+          const std::size_t count = l->n;
+          SpinLock* small[16];
+          std::vector<SpinLock*> big;
+          SpinLock** copy = small;
+          if (count > std::size(small)) {
+            big.assign(l->locks, l->locks + count);
+            copy = big.data();
+          } else {
+            std::copy(l->locks, l->locks + count, small);
+          }
+          for (std::size_t i = count; i-- > 0;) copy[i]->unlock();
           return true;
         },
         &l, reason);

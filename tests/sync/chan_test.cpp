@@ -580,12 +580,10 @@ INSTANTIATE_TEST_SUITE_P(Procs, Chan, ::testing::Values(1, 2, 4),
 
 // --- Timer callbacks send with try_send (go::Timer, go::after). The fiber receiving may be in
 // the middle of parking on that very channel, its lock held until park's unlock callback.
-//
-// DISABLED: fails (deadlocks; the watchdog aborts) until src/sched stops running due timers in
-// switch_away() (next_local -> run_due_timers) before the parking fiber's unlock callback has
-// run: the callback then spins on the channel lock held by the fiber parking on the same M.
-// Go runs timers only after park's unlockf. Enable this test with that fix.
-TEST(ChanTimers, DISABLED_TimerCallbackSendsWhileTheReceiverParks) {
+// This deadlocked while switch_away() ran due timers before the parking fiber's unlock callback
+// had released the channel lock (the callback spun on it on the same M). Go, too, runs timers
+// only after park's unlockf.
+TEST(ChanTimers, TimerCallbackSendsWhileTheReceiverParks) {
   Watchdog wd(60s);
   struct Ctx {
     go::Channel<int> ch{1};
