@@ -45,10 +45,14 @@ class Mutex {
   }
 
   // Unlocks; wakes a waiter (or hands it the Mutex) if there is one. Any party; never blocks.
+  // The Mutex may be destroyed by its next owner while this call is still returning.
   void unlock() noexcept {
+    std::int32_t held = kLocked;  // held, nobody waiting: the release is our last touch
     // release: publishes the critical section to the next holder.
-    const std::int32_t now = state_.fetch_sub(kLocked, std::memory_order_release) - kLocked;
-    if (now != 0) unlock_slow(now);
+    if (state_.compare_exchange_strong(held, 0, std::memory_order_release,
+                                       std::memory_order_relaxed))
+      return;
+    unlock_slow();
   }
 
  private:
@@ -59,11 +63,12 @@ class Mutex {
   static constexpr int kWaiterShift = 3;        // the rest counts the waiting parties
 
   void lock_slow();
-  void unlock_slow(std::int32_t now) noexcept;
+  void unlock_slow() noexcept;
   void leave_queue() noexcept;
 
   std::atomic<std::int32_t> state_{0};
-  detail::SemaSlot sema_;  // where waiters sleep
+  std::atomic<std::uint32_t> pins_{0};  // unlock_slow calls in flight (the destructor waits)
+  detail::SemaSlot sema_;               // where waiters sleep
 };
 
 }  // namespace go

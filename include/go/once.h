@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <type_traits>
@@ -24,6 +25,7 @@ namespace go {
 class Once {
  public:
   Once() noexcept = default;
+  ~Once();
   Once(const Once&) = delete;
   Once& operator=(const Once&) = delete;
 
@@ -34,15 +36,20 @@ class Once {
     // acquire: what the first call's f wrote is visible to us.
     if (done_.load(std::memory_order_acquire)) return;
     using Fn = std::remove_reference_t<F>;
-    call_slow([](void* fn) { std::invoke(std::forward<F>(*static_cast<Fn*>(fn))); },
-              const_cast<void*>(static_cast<const void*>(std::addressof(f))));
+    if constexpr (std::is_function_v<Fn>) {
+      call(&f);  // a function: through a pointer to it (no void* for functions)
+    } else {
+      call_slow([](void* fn) { std::invoke(std::forward<F>(*static_cast<Fn*>(fn))); },
+                const_cast<void*>(static_cast<const void*>(std::addressof(f))));
+    }
   }
 
  private:
   void call_slow(void (*invoke)(void*), void* fn);
 
-  std::atomic<bool> done_{false};  // written under m_
-  Mutex m_;                        // held by the caller running f
+  std::atomic<bool> done_{false};       // written under m_
+  std::atomic<std::uint32_t> pins_{0};  // call_slow calls in flight (the destructor waits)
+  Mutex m_;                             // held by the caller running f
 };
 
 }  // namespace go

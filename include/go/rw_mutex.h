@@ -50,6 +50,7 @@ class RWMutex {
   // Readers inside or waiting; minus kMaxReaders while a writer is pending or active.
   std::atomic<std::int32_t> reader_count_{0};
   std::atomic<std::int32_t> reader_wait_{0};  // readers the pending writer still waits for
+  std::atomic<std::uint32_t> pins_{0};        // unlock slow paths in flight (see ~RWMutex)
   detail::SemaSlot writer_sem_;               // the pending writer waits here for the readers
   detail::SemaSlot reader_sem_;               // readers wait here for the writer
 };

@@ -2,7 +2,9 @@
 // runtime semaphore that every primitive of go/sync.h waits on.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 namespace go {
 
@@ -48,6 +50,7 @@ class Semaphore {
   void release(std::ptrdiff_t n = 1);
 
  private:
+  std::atomic<std::uint32_t> pins_{0};  // release() calls in flight (the destructor waits)
   detail::SemaSlot sema_;
 };
 

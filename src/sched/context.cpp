@@ -104,18 +104,20 @@ GOCXX_SWITCH_FN void jump(ExecContext& from, ExecContext& to, bool from_is_dying
 #if defined(GOCXX_TSAN)
   __tsan_switch_to_fiber(to.tsan_fiber, 0);
 #endif
-  EhGlobals* g = eh_globals();
-  from.eh_caught = g->caught;
-  from.eh_uncaught = g->uncaught;
-  const bool had_eh_state = from.eh_caught != nullptr || from.eh_uncaught != 0;
+  // Before the jump we are on our own thread: the cached address may be read inline.
+  EhGlobals* g = tls_eh_globals;
+  if (g == nullptr) g = eh_globals();
+  const bool had_eh_state = g->caught != nullptr || g->uncaught != 0;
   if (had_eh_state) {
+    from.eh_caught = g->caught;
+    from.eh_uncaught = g->uncaught;
     g->caught = nullptr;
     g->uncaught = 0;
   }
   bctx::transfer_t t = bctx::jump_fcontext(to.fctx, &tr);
   after_jump(t, from.asan_fake_stack);
   if (had_eh_state) {
-    g = eh_globals();  // maybe another thread's now
+    g = eh_globals();  // maybe another thread's now (out of line: no stale TLS address)
     g->caught = from.eh_caught;
     g->uncaught = from.eh_uncaught;
   }

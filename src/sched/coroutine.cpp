@@ -97,26 +97,11 @@ using Status = Coroutine::Status;
 // Not derived from std::exception, so only catch (...) sees it.
 struct ForcedUnwind {};
 
-constexpr std::size_t kDefaultStackSize = 256 * 1024;
-
 [[noreturn]] void fatal(const CoroutineState& s, const char* what) {
   std::fprintf(stderr, "gocxx: fatal: go::Coroutine %p: %s\n", static_cast<const void*>(s.owner),
                what);
   std::fflush(stderr);
   std::abort();
-}
-
-// GOCXX_STACK_SIZE (decimal bytes) if set and valid, else 256 KiB. Any thread.
-std::size_t default_stack_size() {
-  static const std::size_t size = [] {
-    const char* env = std::getenv("GOCXX_STACK_SIZE");
-    if (env == nullptr || *env == '\0') return kDefaultStackSize;
-    char* end = nullptr;
-    unsigned long long v = std::strtoull(env, &end, 10);
-    if (*end != '\0' || v == 0) return kDefaultStackSize;
-    return static_cast<std::size_t>(v);
-  }();
-  return size;
 }
 
 // Installs the SIGSEGV handler and alternate signal stack of the calling thread once.

@@ -92,6 +92,12 @@ bool parse_int(const std::string& text, int& out) {
   return true;
 }
 
+void check_stack_size(std::size_t size, const char* who) {
+  if (size < kMinStackSize || size > kMaxStackSize)
+    throw std::invalid_argument(std::string(who) + ": stack size " + std::to_string(size) +
+                                " is outside 16 KiB .. 1 GiB");
+}
+
 RuntimeOptions resolve_options(const Config& cfg) {
   RuntimeOptions o;
   if (cfg.procs < 0 || cfg.procs > kMaxProcs)
@@ -109,20 +115,8 @@ RuntimeOptions resolve_options(const Config& cfg) {
       o.procs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     }
   }
-  o.stack_size = cfg.stack_size;
-  if (o.stack_size == 0) {
-    std::string env = env_or_empty("GOCXX_STACK_SIZE");
-    if (!env.empty()) {
-      if (!parse_size(env, o.stack_size))
-        throw std::invalid_argument("go::run: GOCXX_STACK_SIZE=\"" + env +
-                                    "\" is not a size (bytes, or with a k/m suffix)");
-    } else {
-      o.stack_size = kDefaultStackSize;
-    }
-  }
-  if (o.stack_size < kMinStackSize || o.stack_size > kMaxStackSize)
-    throw std::invalid_argument("go::run: stack size " + std::to_string(o.stack_size) +
-                                " is outside 16 KiB .. 1 GiB");
+  o.stack_size = cfg.stack_size != 0 ? cfg.stack_size : default_stack_size();
+  check_stack_size(o.stack_size, "go::run");
   switch (cfg.stack_guard) {
     case StackGuard::automatic:
       o.guard = GuardMode::automatic;
@@ -223,6 +217,17 @@ char* align_down(char* p, std::size_t align) {
 }
 
 }  // namespace
+
+std::size_t default_stack_size() {
+  const std::string env = env_or_empty("GOCXX_STACK_SIZE");
+  if (env.empty()) return kDefaultStackSize;
+  std::size_t v = 0;
+  if (!parse_size(env, v))
+    throw std::invalid_argument("GOCXX_STACK_SIZE=\"" + env +
+                                "\" is not a size (bytes, or with a k/m suffix)");
+  check_stack_size(v, "GOCXX_STACK_SIZE");
+  return v;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Runtime object.
@@ -440,8 +445,8 @@ void spawn_commit(SpawnSlot slot, FiberBody* body, SpawnSite site) {
   g->state.store(FiberState::runnable, std::memory_order_relaxed);
   if (p != nullptr) {
     p->spawned.store(p->spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    rt->runq_put(p, g, true);
-    rt->wakep();
+    const bool fenced = rt->runq_put(p, g, true);
+    if (!rt->single_p) rt->wakep(fenced);
   } else {
     rt->foreign_spawned.fetch_add(1, std::memory_order_relaxed);
     {

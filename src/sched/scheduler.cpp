@@ -14,7 +14,8 @@
 //    are not Ms. Every 61st schedule a P looks at it first, so a P whose own ring never empties
 //    cannot starve it (61: prime, so that it does not fall into step with periodic workloads).
 //  * An M without work steals half of a random victim's ring (one CAS), and in the last round
-//    the victim's runnext and its due timers too.
+//    the victim's runnext (after giving a running owner 3 us to take it itself; see
+//    steal_runnext) and its due timers too.
 //  * Spinning (looking for work without having any) is bounded: at most half as many spinning
 //    Ms as busy Ps. Readying a fiber wakes one idle P only when nobody spins (wakep); the woken
 //    M spins, and when a spinning M finds work it wakes the next one, so wake-ups ripple
@@ -38,8 +39,12 @@
 //  * Work pushing (a readier picks a target P): needs knowledge of the target's load and still
 //    needs stealing for imbalance; stealing alone is simpler and cache-friendlier.
 //  * Spinning idle Ms forever (Boost.Fiber's default work_stealing): burns every core at idle.
-//  * Direct fiber-to-fiber switches bypassing g0: saves one switch per yield, but then the
-//    "unlock after the switch" step of park has nowhere safe to run.
+//
+// Direct hand-off. A fiber that parks, yields or exits switches straight to the next fiber of
+// its P when there is one, not through g0 (one switch instead of two). Park's "unlock after the
+// switch" step then runs on the landing side (finish_switch), on the same thread, before the
+// landed fiber continues. Only when the P has nothing local does the switch go to g0, which
+// steals or sleeps.
 
 #include <sched.h>
 #include <time.h>
@@ -53,6 +58,7 @@
 #include <cstdlib>
 
 #include "sched/scheduler.h"
+#include "sched/spinlock.h"
 
 namespace go::detail {
 
@@ -136,6 +142,28 @@ bool timers_due_throttled(P* p) {
   return timers_due(p);
 }
 
+// Any thread (a thief). Takes the fiber in victim's runnext, or returns nullptr if there is none.
+// That fiber was usually readied a moment ago by the fiber running on the victim, which is
+// about to block (a channel ping-pong, a producer handing to its consumer): the owner will run
+// it within a few hundred nanoseconds, on a hot cache. Stealing it in that window splits the
+// pair over two Ps, and from then on every hand-off costs a cross-thread wake-up. So, as Go's
+// runqgrab does, a thief first sleeps 3 us when the owner is running, and tries again while the
+// owner keeps taking its runnext itself. The sleep (the kernel's timer slack stretches it to
+// ~50 us) is also what keeps a ping-pong cheap on several Ps: while this M sleeps it still
+// counts as spinning, so the readiers' wakep() finds a spinner and makes no wake-up syscall.
+G* steal_runnext(P* victim) {
+  for (;;) {
+    G* g = victim->runnext.load(std::memory_order_acquire);
+    if (g == nullptr) return nullptr;
+    if (victim->m->curg.load(std::memory_order_relaxed) != nullptr) {
+      const timespec pause{0, 3'000};
+      nanosleep(&pause, nullptr);
+      if (!victim->queue.empty()) return nullptr;  // the caller steals from the ring instead
+    }
+    if (victim->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) return g;
+  }
+}
+
 }  // namespace
 
 void fatal(const char* message) {
@@ -143,6 +171,32 @@ void fatal(const char* message) {
   std::fflush(stderr);
   std::abort();
 }
+
+namespace {
+
+[[noreturn]] __attribute__((noinline, cold)) void report_canary_overwritten(const G* g) {
+  char msg[256];
+  std::snprintf(msg, sizeof msg,
+                "stack overflow in fiber %llu (spawned at %s:%d): the canary at the end of its "
+                "%zu-byte stack was overwritten (raise go::Config::stack_size or "
+                "GOCXX_STACK_SIZE)",
+                static_cast<unsigned long long>(g->id.load()),
+                g->site_file.load() ? g->site_file.load() : "unknown", g->site_line.load(),
+                g->stack.size);
+  fatal(msg);
+}
+
+[[noreturn]] __attribute__((noinline, cold)) void report_double_ready(const G* g,
+                                                                      FiberState state) {
+  char msg[200];
+  std::snprintf(msg, sizeof msg,
+                "ready(fiber %llu) but it is %s, not parked: a double wake-up, or a wake-up of "
+                "a fiber that never parked",
+                static_cast<unsigned long long>(g->id.load()), to_string(state));
+  fatal(msg);
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // The M loop.
@@ -228,60 +282,50 @@ void Runtime::exit_fiber(M* m, G* g) {
 // carries out what the fiber that switched away asked for. Its context is saved by now, so from
 // here on others may resume it.
 void Runtime::finish_switch(M* m) {
+  const AfterSwitch after = m->after;
+  if (after == AfterSwitch::none) return;  // g0 started us: nothing pending
   G* g = m->prev;
-  AfterSwitch after = m->after;
   m->prev = nullptr;
   m->after = AfterSwitch::none;
-  if (after == AfterSwitch::none) return;  // g0 started us: nothing pending
-  P* p = m->p;
-  if (g->stack.guard == GuardMode::canary && !stack_canary_intact(g->stack)) {
-    char msg[256];
-    std::snprintf(msg, sizeof msg,
-                  "stack overflow in fiber %llu (spawned at %s:%d): the canary at the end of its "
-                  "%zu-byte stack was overwritten (raise go::Config::stack_size or "
-                  "GOCXX_STACK_SIZE)",
-                  static_cast<unsigned long long>(g->id.load()),
-                  g->site_file.load() ? g->site_file.load() : "unknown", g->site_line.load(),
-                  g->stack.size);
-    fatal(msg);
+  if (g->stack.guard == GuardMode::canary && !stack_canary_intact(g->stack))
+    report_canary_overwritten(g);
+  if (after != AfterSwitch::park) {
+    finish_yield_or_exit(m->p, g, after);
+    return;
   }
-  switch (after) {
-    case AfterSwitch::park: {
-      UnlockFn unlock = m->unlock_fn;
-      void* arg = m->unlock_arg;
-      m->unlock_fn = nullptr;
-      m->unlock_arg = nullptr;
-      // From here on a waker may ready g: it is fully switched out.
-      g->state.store(FiberState::parked, std::memory_order_release);
-      if (unlock != nullptr && !unlock(g, arg)) {
-        // Park cancelled: nobody can have found g, so it is still ours to run.
-        FiberState expected = FiberState::parked;
-        if (g->state.compare_exchange_strong(expected, FiberState::runnable)) runq_put(p, g, true);
+  // The hot path (every channel or lock wait) stays small: the rest is out of line.
+  const UnlockFn unlock = m->unlock_fn;
+  void* const arg = m->unlock_arg;
+  m->unlock_fn = nullptr;
+  m->unlock_arg = nullptr;
+  // From here on a waker may ready g: it is fully switched out.
+  g->state.store(FiberState::parked, std::memory_order_release);
+  if (unlock != nullptr && !unlock(g, arg)) {
+    // Park cancelled: nobody can have found g, so it is still ours to run.
+    g->state.store(FiberState::runnable, std::memory_order_relaxed);
+    runq_put(m->p, g, true);
+  }
+}
+
+void Runtime::finish_yield_or_exit(P* p, G* g, AfterSwitch after) {
+  if (after == AfterSwitch::yield) {
+    g->state.store(FiberState::runnable, std::memory_order_relaxed);
+    p->runnext_hops = 0;  // a yield ends the time slice
+    if (opts.migrate && ps.size() > 1) {
+      P* target = ps[(p->id + 1) % ps.size()].get();
+      {
+        std::lock_guard lk(lock);
+        target->inbox.push_back(g);
       }
-      break;
+      wake_p(target);
+    } else {
+      runq_put(p, g, false);
     }
-    case AfterSwitch::yield:
-      g->state.store(FiberState::runnable, std::memory_order_relaxed);
-      p->runnext_hops = 0;  // a yield ends the time slice
-      if (opts.migrate && ps.size() > 1) {
-        P* target = ps[(p->id + 1) % ps.size()].get();
-        {
-          std::lock_guard lk(lock);
-          target->inbox.push_back(g);
-        }
-        wake_p(target);
-      } else {
-        runq_put(p, g, false);
-      }
-      break;
-    case AfterSwitch::exit:
-      p->exited.store(p->exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      if (g->is_main) begin_stop();
-      free_g(p, g);
-      break;
-    case AfterSwitch::none:
-      break;
+    return;
   }
+  p->exited.store(p->exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (g->is_main) begin_stop();
+  free_g(p, g);
 }
 
 void Runtime::begin_stop() {
@@ -294,12 +338,29 @@ void Runtime::begin_stop() {
 // Run queues.
 
 // Executed only by the owner P (on its M, fiber or g0).
-void Runtime::runq_put(P* p, G* g, bool next) {
+bool Runtime::runq_put(P* p, G* g, bool next) {
+  bool fenced = false;
   if (next && p->runnext_hops < kMaxRunnextHops) {
-    G* old = p->runnext.exchange(g, std::memory_order_acq_rel);  // thieves CAS it to nullptr
-    if (old == nullptr) return;
-    g = old;  // the previous runnext goes to the tail
+    G* old;
+    if (single_p) {
+      // No thieves, no idle dance: nobody else touches runnext.
+      old = p->runnext.load(std::memory_order_relaxed);
+      p->runnext.store(g, std::memory_order_relaxed);
+    } else {
+      // seq_cst: this exchange publishes g for thieves (who CAS it to nullptr) and doubles as
+      // the readier's fence of the idle dance (see wakep).
+      old = p->runnext.exchange(g, std::memory_order_seq_cst);
+    }
+    if (old == nullptr) return true;
+    g = old;  // the previous runnext goes to the tail (g itself is published in runnext)
+    fenced = true;
   }
+  if (!p->queue.push(g)) runq_overflow(p, g);
+  return fenced;
+}
+
+// Executed only by the owner P, when its ring is full. Out of line: a kilobyte of stack.
+void Runtime::runq_overflow(P* p, G* g) {
   for (;;) {
     if (p->queue.push(g)) return;
     // Full: move half of it plus g to the global queue in one batch.
@@ -361,7 +422,9 @@ G* Runtime::next_local(M* m, bool run_timers) {
     }
   }
   g = p->runnext.load(std::memory_order_relaxed);
-  if (g != nullptr && p->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) {
+  if (g != nullptr &&
+      (single_p ? (p->runnext.store(nullptr, std::memory_order_relaxed), true)
+                : p->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel))) {
     ++p->runnext_hops;  // inherits the time slice of the fiber that readied it
     return g;
   }
@@ -423,11 +486,11 @@ G* Runtime::steal_work(M* m) {
       }
       std::uint32_t n = victim->queue.steal_half(loot);
       if (n == 0 && last) {
-        G* g = victim->runnext.load(std::memory_order_acquire);
-        if (g != nullptr &&
-            victim->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) {
+        if (G* g = steal_runnext(victim)) {
           loot[0] = g;
           n = 1;
+        } else {
+          n = victim->queue.steal_half(loot);  // it may have filled up while we slept
         }
       }
       if (n == 0) continue;
@@ -514,12 +577,16 @@ bool Runtime::go_idle(M* m, G** found) {
 }
 
 // Any thread. Wakes one idle P to spin if there is an idle P and nobody is spinning.
-void Runtime::wakep() {
-  // Pairs with the fence in go_idle: our queue push happened before these loads.
-  full_fence();
-  if (npidle.load(std::memory_order_relaxed) == 0) return;
+void Runtime::wakep(bool fenced) {
+  // Pairs with the fence in go_idle: our queue push happened before these loads. When the work
+  // was published by a seq_cst read-modify-write (runq_put's runnext exchange), that already
+  // orders it: the exchange, our seq_cst load of npidle, go_idle's seq_cst increment and its
+  // fence are all in the single total order, so if our load misses the increment, go_idle's
+  // look after its fence sees the exchange.
+  if (!fenced) full_fence();
+  if (npidle.load(std::memory_order_seq_cst) == 0) return;
   int expected = 0;
-  if (nmspinning.load(std::memory_order_relaxed) != 0 ||
+  if (nmspinning.load(std::memory_order_seq_cst) != 0 ||
       !nmspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst))
     return;
   P* p = nullptr;
@@ -619,19 +686,22 @@ void check_unwinding(const Runtime* rt) {
 }  // namespace
 
 bool unwinding_fiber() {
-  if (current_g() == nullptr) return false;
   Runtime* rt = g_runtime.load(std::memory_order_relaxed);
+  if (rt == nullptr || !rt->unusual.load(std::memory_order_relaxed)) return false;
+  if (current_g() == nullptr) return false;
   return rt->unwinding.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0;
 }
 
 void park(UnlockFn unlock, void* arg, const char* reason) {
-  M* m = current_m();
+  M* m = tls_m;  // before the switch: still our thread
   G* g = m != nullptr ? m->curg.load(std::memory_order_relaxed) : nullptr;
   if (g == nullptr) not_in_fiber("park");
   Runtime* rt = g_runtime.load(std::memory_order_relaxed);
-  check_unwinding(rt);
-  // Blocking in a destructor while being unwound: a real park; only ready() resumes it.
-  g->blocked_in_unwind = rt->unwinding.load(std::memory_order_relaxed);
+  if (rt->unusual.load(std::memory_order_relaxed)) {
+    check_unwinding(rt);
+    // Blocking in a destructor while being unwound: a real park; only ready() resumes it.
+    g->blocked_in_unwind = rt->unwinding.load(std::memory_order_relaxed);
+  }
   g->wait_reason.store(reason, std::memory_order_relaxed);
   m->after = AfterSwitch::park;
   m->unlock_fn = unlock;
@@ -639,24 +709,23 @@ void park(UnlockFn unlock, void* arg, const char* reason) {
   rt->switch_away(m, g);
   // Resumed, possibly on another thread: re-read everything thread-local from here on.
   g->wait_reason.store(nullptr, std::memory_order_relaxed);
-  g->blocked_in_unwind = false;
-  check_unwinding(rt);
+  if (rt->unusual.load(std::memory_order_relaxed)) {  // never cleared: set if it was at park
+    g->blocked_in_unwind = false;
+    check_unwinding(rt);
+  }
 }
 
 void ready(G* g) {
   Runtime* rt = g_runtime.load(std::memory_order_acquire);
   if (rt == nullptr) fatal("ready: no runtime is running");
-  FiberState expected = FiberState::parked;
-  if (!g->state.compare_exchange_strong(expected, FiberState::runnable,
-                                        std::memory_order_acq_rel)) {
-    char msg[200];
-    std::snprintf(msg, sizeof msg,
-                  "ready(fiber %llu) but it is %s, not parked: a double wake-up, or a wake-up of "
-                  "a fiber that never parked",
-                  static_cast<unsigned long long>(g->id.load()), to_string(expected));
-    fatal(msg);
-  }
-  M* m = current_m();
+  // A load and a store, not a CAS: exactly one party can wake a parked fiber (whoever took
+  // its Waiter out of a queue under the queue's lock, or won a claim), so two readies never
+  // race when the protocol is kept. What this checks is that it was kept: a second ready()
+  // after the first, or a ready() of a fiber that never parked, is caught here.
+  const FiberState state = g->state.load(std::memory_order_acquire);
+  if (state != FiberState::parked) report_double_ready(g, state);
+  g->state.store(FiberState::runnable, std::memory_order_relaxed);
+  M* m = tls_m;  // ready() never switches: the thread-local read cannot go stale
   if (rt->opts.migrate && rt->ps.size() > 1) {
     // The P after the one it last ran on: whichever M readies it, it lands on another thread.
     P* target = rt->ps[(g->last_p->id + 1) % rt->ps.size()].get();
@@ -667,13 +736,22 @@ void ready(G* g) {
     rt->wake_p(target);
     return;
   }
+  if (rt->single_p) {
+    // Nobody to wake: the one P is ours, or its M finds the fiber in the global queue (the
+    // lock orders the push before its look) or is woken for it below.
+    if (m != nullptr) {
+      rt->runq_put(m->p, g, true);
+      return;
+    }
+  }
+  bool fenced = false;
   if (m != nullptr) {
-    rt->runq_put(m->p, g, true);
+    fenced = rt->runq_put(m->p, g, true);
   } else {
     std::lock_guard lk(rt->lock);
     rt->global.push_back(g);
   }
-  rt->wakep();
+  rt->wakep(fenced);
 }
 
 const char* to_string(FiberState s) {
@@ -725,7 +803,7 @@ void sleep_until(std::chrono::steady_clock::time_point t) {
     return;
   }
   g->sleep_timer.when = when;
-  g->sleep_timer.fire = [](Timer*, void* arg) { ready(static_cast<G*>(arg)); };
+  g->sleep_timer.fire = [](go::detail::Timer*, void* arg) { ready(static_cast<G*>(arg)); };
   g->sleep_timer.arg = g;
   // The timer is armed only once we are switched out: it may fire on another M at once.
   park(

@@ -102,6 +102,9 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   const RuntimeOptions opts;
+  // One P: nobody steals, so its runnext needs no atomic read-modify-write, and nobody is idle
+  // but that P's own M.
+  const bool single_p = opts.procs == 1;
   std::vector<std::unique_ptr<P>> ps;
   std::vector<std::unique_ptr<M>> ms;  // ms[i] is bound to ps[i]; ms[0] is the caller of run()
 
@@ -137,14 +140,17 @@ class Runtime {
   void switch_away(M* m, G* g);  // a fiber parks/yields: to the next local fiber, else g0
   [[noreturn]] void exit_fiber(M* m, G* g);
   void finish_switch(M* m);  // right after a switch lands: the previous fiber's request
+  __attribute__((noinline)) void finish_yield_or_exit(P* p, G* g, AfterSwitch after);
   // The next fiber of m's P, without stealing; runs its due timers first unless told not to
   // (the caller holds locks a timer callback might need).
   G* next_local(M* m, bool run_timers = true);
   // Fibers may hand their M straight to the next fiber unless something needs every switch to
   // pass through g0: migration mode, stopping (Ms must leave their loops), unwinding at exit.
   bool direct_handoff_allowed() const { return !unusual.load(std::memory_order_relaxed); }
-  void runq_put(P* p, G* g, bool next);
-  void wakep();
+  // Returns true if g was published by a seq_cst read-modify-write (see wakep).
+  bool runq_put(P* p, G* g, bool next);
+  __attribute__((noinline)) void runq_overflow(P* p, G* g);
+  void wakep(bool fenced = false);
   void wake_p(P* target);  // makes sure target's M looks at its queues (migration mode)
   void begin_stop();
   void run_due_timers(P* p, std::int64_t now);

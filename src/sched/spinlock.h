@@ -11,11 +11,28 @@
 
 namespace go::detail {
 
+// A spin-wait hint to the CPU: lets the sibling hyperthread run and saves power. Any thread.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
 class SpinLock {
  public:
   void lock() {
-    while (flag_.test_and_set(std::memory_order_acquire))
-      while (flag_.test(std::memory_order_relaxed)) std::this_thread::yield();
+    while (flag_.test_and_set(std::memory_order_acquire)) {
+      // The holder is a few instructions from unlocking, unless its thread was preempted: spin
+      // briefly, then give the CPU away so that a preempted holder can run.
+      for (int i = 0; flag_.test(std::memory_order_relaxed); ++i) {
+        if (i < 64)
+          cpu_relax();
+        else
+          std::this_thread::yield();
+      }
+    }
   }
   bool try_lock() { return !flag_.test_and_set(std::memory_order_acquire); }
   void unlock() { flag_.clear(std::memory_order_release); }

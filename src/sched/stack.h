@@ -39,6 +39,11 @@ GuardMode resolve_guard_mode(GuardMode requested);
 // True when madvise(MADV_GUARD_INSTALL) works here (probed once). Any thread.
 bool kernel_has_guard_install();
 
+// GOCXX_STACK_SIZE if set (bytes, or with a k/m suffix), else 256 KiB: the stack size of fibers
+// and coroutines that do not ask for one, read at each call. Throws std::invalid_argument naming
+// the variable if it is malformed or outside 16 KiB .. 1 GiB. Any thread.
+std::size_t default_stack_size();
+
 // Returns a stack with at least `usable_size` usable bytes (rounded up to pages; at least
 // 16 KiB). Throws std::system_error if the kernel refuses memory. Any thread.
 Stack allocate_stack(std::size_t usable_size, GuardMode mode);

@@ -51,9 +51,13 @@
 //     or the futex word's release/acquire) orders the waker's writes before its reads.
 //  5. go::run unwinding a leftover fiber: block() throws FiberUnwind with the Waiter possibly
 //     still queued; block_in relocks, removes it if still queued, and rethrows.
-// Lifetime: a blocked party holds a reference on the channel, so the channel outlives every
-// Waiter queued in it even if the last handle went away meanwhile (a handle local to main,
-// captured by reference, while go::run unwinds the fibers left blocked on it).
+// Lifetime: handles (go::Channel) count references. A party inside an operation uses its
+// caller's handle, so it needs no reference of its own while it runs; but while it is blocked
+// the last handle may go away (a handle local to main, captured by reference, while go::run
+// unwinds the fibers left blocked on it). So the last handle frees the channel only if nobody
+// is queued on it; otherwise it marks it orphaned_, and the party that leaves the queues empty
+// (always by removing its own Waiter: no waker can reach an orphaned channel) frees it. This
+// keeps reference counting off the blocking path (two atomic operations per wait).
 
 #include "sync/chan.h"
 
@@ -66,18 +70,6 @@
 namespace go::detail {
 
 namespace {
-
-// Keeps a channel alive while its holder is blocked on it.
-class Hold {
- public:
-  explicit Hold(ChanCore* c) noexcept : c_(c) { c_->retain(); }
-  ~Hold() { c_->release(); }
-  Hold(const Hold&) = delete;
-  Hold& operator=(const Hold&) = delete;
-
- private:
-  ChanCore* c_;
-};
 
 std::size_t core_align(const ElemOps* ops) {
   return std::max(alignof(ChanCore), ops->align);
@@ -98,13 +90,28 @@ ChanCore::~ChanCore() {
     ops_->destroy(cell(at));
 }
 
-// Any thread. The last reference frees the channel (one block: the core, then the buffer).
+// Any thread. The last handle frees the channel (one block: the core, then the buffer), unless
+// parties are still blocked on it: then the last of them to leave frees it (see orphaned_).
 void ChanCore::release() noexcept {
   // acq_rel: the last releaser sees every write made by the other holders before theirs.
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  lock.lock();
+  const bool waited_on = !recvq_.empty() || !sendq_.empty();
+  orphaned_ = waited_on;
+  lock.unlock();
+  if (!waited_on) destroy();
+}
+
+void ChanCore::destroy() noexcept {
   const std::size_t align = core_align(ops_);
   this->~ChanCore();
   ::operator delete(static_cast<void*>(this), std::align_val_t(align));
+}
+
+// Caller holds lock.
+bool ChanCore::leave(WaitQueue& q, Waiter* w) noexcept {
+  if (q.contains(w)) q.remove(w);
+  return orphaned_ && recvq_.empty() && sendq_.empty();
 }
 
 // Caller holds lock. Pops the first Waiter that may be woken: a select case whose select
@@ -177,8 +184,9 @@ void ChanCore::block_in(Waiter& w, WaitQueue& q, const char* reason) {
     // go::run is unwinding this fiber. If nobody dequeued w, it is still in q: take it out
     // before its stack frame goes away.
     lock.lock();
-    if (q.contains(&w)) q.remove(&w);
+    const bool last = leave(q, &w);
     lock.unlock();
+    if (last) destroy();  // the handles went first (main's locals, say)
     throw;
   }
 }
@@ -203,7 +211,6 @@ void ChanCore::send(void* src) {
   w.elem = src;
   w.object = this;
   sendq_.push_back(&w);
-  Hold hold(this);
   block_in(w, sendq_, "chan send");
   if (!w.success) throw_closed("go::Channel::send: send on closed channel (closed while waiting)");
 }
@@ -233,7 +240,6 @@ void ChanCore::recv(void* slot, bool block) {
   w.elem = slot;
   w.object = this;
   recvq_.push_back(&w);
-  Hold hold(this);
   block_in(w, recvq_, "chan receive");
   // success: a sender filled slot; otherwise close() woke us and slot stays empty.
 }

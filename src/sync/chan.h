@@ -48,9 +48,13 @@ class ChanCore {
   std::size_t size() const;
   std::size_t capacity() const { return cap_; }
 
-  // --- Reference count (handles, and parties blocked on the channel).
+  // --- Reference count of the handles (see Lifetime in chan.cpp).
   void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }  // from a holder
   void release() noexcept;
+  // Caller holds lock. Removes w from q if it is still there; true if that left an orphaned
+  // channel without waiters: the caller must then destroy() it once it has unlocked it.
+  bool leave(WaitQueue& q, Waiter* w) noexcept;
+  void destroy() noexcept;
 
   // --- For select.cpp. Caller holds lock for all of these.
   // Sends *src if that needs no waiting; *wake: the party to wake() once unlocked, or null.
@@ -76,6 +80,7 @@ class ChanCore {
   std::size_t head_ = 0;   // guarded by lock: the cell received next
   std::size_t count_ = 0;  // guarded by lock: values buffered
   bool closed_ = false;    // guarded by lock
+  bool orphaned_ = false;  // guarded by lock: no handle left, parties still queued
   WaitQueue recvq_;        // guarded by lock: blocked receivers, FIFO
   WaitQueue sendq_;        // guarded by lock: blocked senders, FIFO (elem: their value)
 };

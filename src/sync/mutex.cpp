@@ -69,6 +69,7 @@
 #include <thread>
 
 #include "sched/scheduler.h"
+#include "sched/spinlock.h"
 #include "sync/sema.h"
 
 namespace go {
@@ -81,16 +82,8 @@ constexpr std::int64_t kStarvationNs = 1'000'000;  // Go's starvationThresholdNs
 constexpr int kActiveSpin = 4;                     // Go's active_spin
 constexpr int kSpinPauses = 30;                    // Go's active_spin_cnt
 
-void pause() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-
 void spin() {
-  for (int i = 0; i < kSpinPauses; ++i) pause();
+  for (int i = 0; i < kSpinPauses; ++i) detail::cpu_relax();
 }
 
 // Go's sync_runtime_canSpin: may a party spin in round `iter` instead of going to sleep?
@@ -115,6 +108,7 @@ bool can_spin(int iter) {
 }  // namespace
 
 Mutex::~Mutex() {
+  detail::wait_unpinned(pins_);
   detail::sema_check_unused(sema_, "go::Mutex");
 }
 
@@ -184,9 +178,14 @@ void Mutex::lock_slow() {
   }
 }
 
-// Any party, after unlock's fetch_sub left `now` != 0.
-void Mutex::unlock_slow(std::int32_t now) noexcept {
+// Any party, when unlock's fast path found waiters or flags (or misuse).
+void Mutex::unlock_slow() noexcept {
+  detail::Pin pin(pins_);  // from before the release to our last touch (see sync/sema.h)
+  // release: publishes the critical section to the next holder.
+  const std::int32_t now = state_.fetch_sub(kLocked, std::memory_order_release) - kLocked;
   if (((now + kLocked) & kLocked) == 0) detail::fatal("sync: unlock of unlocked mutex");
+  detail::release_window();
+  if (now == 0) return;
   detail::Sema& sema = detail::sema_of(sema_);
   if ((now & kStarving) != 0) {
     sema.release(1, true);  // step 2: hand the Mutex to the front waiter

@@ -18,11 +18,19 @@
 #include <mutex>
 
 #include "sched/fiber.h"
+#include "sync/sema.h"
 
 namespace go {
 
+Once::~Once() {
+  detail::wait_unpinned(pins_);
+}
+
 // Any party.
 void Once::call_slow(void (*invoke)(void*), void* fn) {
+  // From before done_ is set: a caller that sees it may return and destroy us while we are
+  // still unlocking m_ (the lock_guard below is destroyed first).
+  detail::Pin pin(pins_);
   std::lock_guard lk(m_);
   if (done_.load(std::memory_order_relaxed)) return;  // m_ orders it with the writer
   try {
@@ -31,9 +39,11 @@ void Once::call_slow(void (*invoke)(void*), void* fn) {
     throw;  // torn down inside f: not done
   } catch (...) {
     done_.store(true, std::memory_order_release);
+    detail::release_window();
     throw;
   }
   done_.store(true, std::memory_order_release);  // publishes what f did to the fast path
+  detail::release_window();
 }
 
 }  // namespace go

@@ -65,6 +65,7 @@ class FinishOnUnwind {
 }  // namespace
 
 RWMutex::~RWMutex() {
+  detail::wait_unpinned(pins_);
   detail::sema_check_unused(writer_sem_, "go::RWMutex");
   detail::sema_check_unused(reader_sem_, "go::RWMutex");
 }
@@ -103,10 +104,12 @@ bool RWMutex::try_lock() noexcept {
 
 // Any party. Step 4.
 void RWMutex::unlock() noexcept {
+  detail::Pin pin(pins_);  // readers may get in (and destroy us) before w_ is unlocked
   // release: the readers let in below (and later ones) see what we wrote.
   const std::int32_t r =
       reader_count_.fetch_add(kMaxReaders, std::memory_order_release) + kMaxReaders;
   if (r >= kMaxReaders) detail::fatal("sync: Unlock of unlocked RWMutex");
+  detail::release_window();
   if (r > 0) detail::sema_of(reader_sem_).release(r, false);
   w_.unlock();
 }
@@ -138,6 +141,8 @@ bool RWMutex::try_lock_shared() noexcept {
 
 // Any party. Step 2, a writer is pending or active.
 void RWMutex::unlock_shared_slow(std::int32_t r) noexcept {
+  // Before the writer can get in: it waits for our reader_wait_ decrement.
+  detail::Pin pin(pins_);
   if (r + 1 == 0 || r + 1 == -kMaxReaders) detail::fatal("sync: RUnlock of unlocked RWMutex");
   // acq_rel: the chain of departing readers ends at the last one, which wakes the writer.
   if (reader_wait_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0)

@@ -39,9 +39,9 @@
 //    at any moment, even inside the switch_away() of this very fiber, before its locks are
 //    released (the scheduler runs due timers there), so it must neither find us still running
 //    nor wait for a lock we hold;
-//  - block_all's unlock callback reads its arguments from the parked fiber's frame between
-//    two unlocks, but a waker can resume the fiber as soon as the first lock is released (our
-//    block_all frame is then gone); park_select copies them before the first unlock.
+//  - its unlock callback also arms the timer, and must copy its arguments before the first
+//    unlock: a waker can resume the fiber as soon as one lock is released, and its frame
+//    (the arguments) is then gone.
 // A plain thread uses block_all() without a timeout. With a timeout it sleeps on its futex
 // word with a deadline (FUTEX_WAIT) instead of a runtime timer: that works with no go::run
 // running and does not depend on P0 being responsive. On expiry it claims the select itself;
@@ -57,10 +57,7 @@
 //    one more channel lock per select with a timeout, for the guarantee that arming the timer
 //    after the switch gives for free.
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <functional>
@@ -68,6 +65,7 @@
 #include <memory>
 #include <new>
 #include <thread>
+#include <vector>
 
 #include "go/select.h"
 #include "sync/chan.h"
@@ -79,9 +77,10 @@ namespace {
 constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
 constexpr std::size_t kInlineCases = 16;  // Waiters kept on the stack; more are heap-allocated
 
-// A number in [0, n), from a per-thread xorshift64*. Called only before the select blocks, so
-// no thread-local address is held across a park (noipa keeps it out of the caller).
-GOCXX_NOIPA std::uint32_t rand_below(std::uint32_t n) {
+// A random 64-bit seed for one select, from a per-thread xorshift64*. Called only before the
+// select blocks, so no thread-local address is held across a park (noipa keeps it out of the
+// caller).
+GOCXX_NOIPA std::uint64_t random_seed() {
   thread_local std::uint64_t state = 0;
   std::uint64_t x = state;
   if (x == 0) {
@@ -97,8 +96,36 @@ GOCXX_NOIPA std::uint32_t rand_below(std::uint32_t n) {
   x ^= x << 25;
   x ^= x >> 27;
   state = x;
-  const std::uint64_t r = (x * 0x2545f4914f6cdd1dull) >> 32;  // the high half is the good one
-  return static_cast<std::uint32_t>((r * n) >> 32);           // Lemire's multiply-shift range
+  return x * 0x2545f4914f6cdd1dull;
+}
+
+// Draws numbers in [0, n) for one select's shuffle from its seed: a 64-bit LCG step (Knuth's
+// MMIX constants) per draw, its high half mapped to [0, n) by Lemire's multiply-shift. Cheap
+// enough to call once per case; a select's few draws need no better quality.
+class Shuffler {
+ public:
+  explicit Shuffler(std::uint64_t seed) : x_(seed) {}
+  std::uint32_t below(std::uint32_t n) {
+    x_ = x_ * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::uint32_t>(((x_ >> 32) * n) >> 32);
+  }
+
+ private:
+  std::uint64_t x_;
+};
+
+// Sorts a select's few case indexes by channel address (lockorder). Insertion sort: selects
+// have a handful of cases, where it beats std::sort's set-up by far; quadratic only for
+// selects with hundreds of cases.
+void sort_by_channel(std::uint16_t* order, std::size_t n, const SelectCase* cases) {
+  for (std::size_t i = 1; i < n; ++i) {
+    const std::uint16_t v = order[i];
+    ChanCore* const key = cases[v].core;
+    std::size_t j = i;
+    for (; j > 0 && std::less<ChanCore*>()(key, cases[order[j - 1]].core); --j)
+      order[j] = order[j - 1];
+    order[j] = v;
+  }
 }
 
 // Timer callbacks (on a scheduler context; never block). The timer is armed only once the
@@ -144,34 +171,16 @@ void park_select(SpinLock* const* locks, std::size_t n, Timer* timer) {
       &args, "select");
 }
 
-// Plain thread: sleeps until w.woken is set or `deadline` (now_ns clock) passes; false on
-// timeout. INT64_MAX: no deadline.
-bool futex_wait_until(Waiter& w, std::int64_t deadline) {
-  while (w.woken.load(std::memory_order_acquire) == 0) {
-    timespec ts;
-    timespec* timeout = nullptr;
-    if (deadline != std::numeric_limits<std::int64_t>::max()) {
-      const std::int64_t left = deadline - now_ns();
-      if (left <= 0) return false;
-      ts.tv_sec = static_cast<time_t>(left / 1'000'000'000);
-      ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
-      timeout = &ts;
-    }
-    syscall(SYS_futex, &w.woken, FUTEX_WAIT_PRIVATE, 0, timeout, nullptr, 0);
-  }
-  return true;
-}
-
 // Plain thread with a timeout: releases the locks (the futex word makes that safe at once)
 // and sleeps until woken or the deadline; then claims the select for the timeout if no waker
 // did (step 5), else waits for the waker that did.
 void thread_block_until(SelectWait& sw, SpinLock* const* locks, std::size_t n,
                         std::int64_t deadline) {
   for (std::size_t i = n; i-- > 0;) locks[i]->unlock();
-  if (futex_wait_until(sw.self, deadline)) return;
+  if (thread_wait(sw.self, deadline)) return;
   bool expected = false;
   if (sw.done.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return;
-  futex_wait_until(sw.self, std::numeric_limits<std::int64_t>::max());
+  thread_wait(sw.self);
 }
 
 // The locks of a select's channels (each once, address order) and its Waiters.
@@ -254,6 +263,7 @@ std::size_t select_impl(SelectCase* cases, std::size_t n, std::uint16_t* scratch
   std::size_t dflt = kNone;
   std::size_t tmo = kNone;
   std::int64_t tmo_ns = 0;
+  Shuffler shuffle(random_seed());
   for (std::size_t i = 0; i < n; ++i) {
     switch (cases[i].kind) {
       case SelectKind::fallback:
@@ -267,7 +277,7 @@ std::size_t select_impl(SelectCase* cases, std::size_t n, std::uint16_t* scratch
         break;
       case SelectKind::recv:
       case SelectKind::send: {
-        const std::size_t j = rand_below(static_cast<std::uint32_t>(nchan + 1));
+        const std::size_t j = shuffle.below(static_cast<std::uint32_t>(nchan + 1));
         pollorder[nchan] = pollorder[j];
         pollorder[j] = static_cast<std::uint16_t>(i);
         ++nchan;
@@ -283,9 +293,7 @@ std::size_t select_impl(SelectCase* cases, std::size_t n, std::uint16_t* scratch
                    : now + tmo_ns;
   }
   std::copy(pollorder, pollorder + nchan, lockorder);
-  std::sort(lockorder, lockorder + nchan, [cases](std::uint16_t a, std::uint16_t b) {
-    return std::less<ChanCore*>()(cases[a].core, cases[b].core);
-  });
+  sort_by_channel(lockorder, nchan, cases);
   const Cases chans(cases, lockorder, nchan);
 
   // Steps 2 and 3.
@@ -336,11 +344,16 @@ std::size_t select_impl(SelectCase* cases, std::size_t n, std::uint16_t* scratch
   // Step 6 (also when go::run unwinds a fiber blocked here).
   auto leave = [&](bool parked) {
     chans.lock_all();
+    // Channels whose last handle went away while we waited on them (at exit, say): we free
+    // them once unlocked. Rare, so a vector; lockorder keeps a channel's cases adjacent.
+    std::vector<ChanCore*> orphans;
     for (std::size_t k = 0; k < nchan; ++k) {
-      WaitQueue& q = chans.queue_of(k);
-      if (q.contains(&ws[k])) q.remove(&ws[k]);
+      ChanCore* c = chans.core(k);
+      if (c->leave(chans.queue_of(k), &ws[k]) && (orphans.empty() || orphans.back() != c))
+        orphans.push_back(c);
     }
     chans.unlock_all();
+    for (ChanCore* c : orphans) c->destroy();
     if (timer_armed && parked && !del_timer(&sw.timer)) {
       // Its callback is running on another M (a few instructions, no locks), or returned.
       while (!sw.timer_quiet.load(std::memory_order_acquire)) std::this_thread::yield();

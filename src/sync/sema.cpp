@@ -45,10 +45,7 @@
 
 #include "sync/sema.h"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <thread>
@@ -60,23 +57,6 @@ SemaSlot::SemaSlot() noexcept {
 }
 
 namespace {
-
-// Plain thread: sleeps until w.woken is set (true) or `deadline` (now_ns clock) passed (false).
-bool futex_wait_until(Waiter& w, std::int64_t deadline) {
-  while (w.woken.load(std::memory_order_acquire) == 0) {
-    timespec ts;
-    timespec* timeout = nullptr;
-    if (deadline != kNoDeadline) {
-      const std::int64_t left = deadline - now_ns();
-      if (left <= 0) return false;
-      ts.tv_sec = static_cast<time_t>(left / 1'000'000'000);
-      ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
-      timeout = &ts;
-    }
-    syscall(SYS_futex, &w.woken, FUTEX_WAIT_PRIVATE, 0, timeout, nullptr, 0);
-  }
-  return true;
-}
 
 // A fiber's timed wait: the claim its Waiter points to, and the timer that may win it.
 struct TimedWait {
@@ -167,6 +147,7 @@ void Sema::release(std::int64_t n, bool handoff) noexcept {
 }
 
 void Sema::wake_after_release(std::int64_t n, bool handoff) noexcept {
+  release_window();  // the units are visible: an acquirer may proceed (callers hold a Pin)
   if (nwait.load(std::memory_order_seq_cst) == 0) return;
   Waiter* first = nullptr;
   Waiter* last = nullptr;
@@ -214,7 +195,7 @@ bool Sema::wait_queued(Waiter& w, std::int64_t deadline, const char* reason) {
     SelectState claim;
     w.select = &claim;
     lock.unlock();  // the futex word makes this safe at once
-    if (!futex_wait_until(w, deadline)) {
+    if (!thread_wait(w, deadline)) {
       bool expected = false;
       if (claim.done.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
         lock.lock();
@@ -223,7 +204,7 @@ bool Sema::wait_queued(Waiter& w, std::int64_t deadline, const char* reason) {
         w.select = nullptr;
         return false;
       }
-      futex_wait_until(w, kNoDeadline);  // a waker won the claim: its wake is on the way
+      thread_wait(w, kNoDeadline);  // a waker won the claim: its wake is on the way
     }
     w.select = nullptr;
     return true;
@@ -274,6 +255,12 @@ void wake_list(Waiter* first) noexcept {
     wake(*first);
     first = next;
   }
+}
+
+std::atomic<void (*)()> g_release_window_hook{nullptr};
+
+void wait_unpinned(const std::atomic<std::uint32_t>& pins) noexcept {
+  while (pins.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 void sema_check_unused(SemaSlot& slot, const char* what) noexcept {

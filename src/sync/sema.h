@@ -22,8 +22,6 @@
 
 namespace go::detail {
 
-constexpr std::int64_t kNoDeadline = std::numeric_limits<std::int64_t>::max();
-
 // An aggregate with trivially destructible members: it lives in a SemaSlot (public headers
 // cannot name SpinLock or WaitQueue) and never needs a destructor.
 struct Sema {
@@ -96,6 +94,40 @@ static_assert(std::is_trivially_destructible_v<Sema>);
 inline Sema& sema_of(SemaSlot& slot) noexcept {
   return *std::launder(static_cast<Sema*>(slot.raw()));
 }
+
+// Destruction safety. C++ lets a party destroy a mutex as soon as it could lock it, even
+// while the party that unlocked it is still inside unlock() (the reference-counted object
+// that holds its own mutex). Go's algorithms keep touching the primitive after their release
+// point (unlock's fetch_sub, the last done(), Once's done flag): such a slow path holds a Pin
+// on the primitive from before its release point to its last touch, and the destructor waits
+// until no Pin is held (wait_unpinned). Fast paths whose release is their last touch need none.
+class Pin {
+ public:
+  explicit Pin(std::atomic<std::uint32_t>& pins) noexcept : pins_(pins) {
+    // relaxed: sequenced before our release operation, which a destroyer must have observed
+    // (acquire) before it looks at pins: so it sees this increment.
+    pins_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Pin() {
+    pins_.fetch_sub(1, std::memory_order_release);  // our last touch of the primitive
+  }
+  Pin(const Pin&) = delete;
+  Pin& operator=(const Pin&) = delete;
+
+ private:
+  std::atomic<std::uint32_t>& pins_;
+};
+
+// Test hook, nullptr in production: called by the pinned slow paths right after their release
+// point, where a destroyer may step in. Tests set it to a short sleep to widen that window.
+extern std::atomic<void (*)()> g_release_window_hook;
+inline void release_window() noexcept {
+  if (auto* hook = g_release_window_hook.load(std::memory_order_relaxed)) hook();
+}
+
+// Waits (yielding the thread: a pinned slow path never parks, it is a few instructions from
+// done) until no Pin is held. Called by destructors. Any thread.
+void wait_unpinned(const std::atomic<std::uint32_t>& pins) noexcept;
 
 // Fatal error if parties still wait on s: the object `what` is being destroyed under them
 // (their Waiters would be left in freed memory). Any thread.

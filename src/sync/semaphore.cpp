@@ -34,6 +34,7 @@ Semaphore::Semaphore(std::ptrdiff_t n) {
 }
 
 Semaphore::~Semaphore() {
+  detail::wait_unpinned(pins_);
   detail::sema_check_unused(sema_, "go::Semaphore");
 }
 
@@ -42,7 +43,7 @@ void Semaphore::acquire() {
   detail::Sema& s = detail::sema_of(sema_);
   if (s.acquire(false, "go::Semaphore::acquire") && detail::unwinding_fiber()) {
     // Handed a unit just as go::run unwound us: give it to the next party.
-    s.release(1, true);
+    release(1);
     throw detail::FiberUnwind{};
   }
 }
@@ -55,6 +56,7 @@ bool Semaphore::try_acquire() noexcept {
 // Any thread.
 void Semaphore::release(std::ptrdiff_t n) {
   if (n <= 0) throw std::invalid_argument("go::Semaphore::release: n must be positive");
+  detail::Pin pin(pins_);  // an acquirer may take a unit (and destroy us) before we are done
   detail::Sema& s = detail::sema_of(sema_);
   std::int64_t c = s.count.load(std::memory_order_relaxed);
   do {

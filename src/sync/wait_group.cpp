@@ -20,6 +20,12 @@
 // under the lock. So a counted party is queued, and step 3 finds it. Why reuse is safe: the
 // parties released in step 3 are dequeued there; a wait() of the next round counts itself anew.
 //
+// Lifetime: a party may destroy the WaitGroup as soon as its wait() returned and it knows every
+// other waiter returned too (C++ allows this for std::latch-like objects). The last add()
+// touches the WaitGroup after its zeroing CAS only while waiters are queued, and its last touch
+// (unlocking the queue) comes before it wakes them: before any of them can return. So unlike
+// Mutex, it needs no Pin (sync/sema.h).
+//
 // Unwinding at exit: a fiber unwound while still queued removes its Waiter and uncounts itself
 // under the lock (no step 3 can have run for it: it would have dequeued it). One already
 // released has nothing to undo.
@@ -92,8 +98,11 @@ void WaitGroup::add(int n) {
       throw;
     }
     if (c == 0 && waiters_of(s) != 0) {
-      if (state_.compare_exchange_weak(s, 0, std::memory_order_acq_rel, std::memory_order_relaxed))
+      if (state_.compare_exchange_weak(s, 0, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) {
+        detail::release_window();  // a wait() may see zero and return now (see Lifetime)
         break;
+      }
     } else if (state_.compare_exchange_weak(s, pack(c, waiters_of(s)), std::memory_order_acq_rel,
                                             std::memory_order_relaxed)) {
       sema.lock.unlock();  // the counter moved meanwhile: nothing to release after all

@@ -2,6 +2,7 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,16 +17,39 @@ struct Locks {
   std::size_t n;
 };
 
-void futex_wait_until_woken(Waiter& w) {
-  while (w.woken.load(std::memory_order_acquire) == 0)
-    syscall(SYS_futex, &w.woken, FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
-}
-
 }  // namespace
 
+bool thread_wait(Waiter& w, std::int64_t deadline) {
+  while (w.woken.load(std::memory_order_acquire) == 0) {
+    timespec ts;
+    timespec* timeout = nullptr;
+    if (deadline != kNoDeadline) {
+      const std::int64_t left = deadline - now_ns();
+      if (left <= 0) return false;
+      ts.tv_sec = static_cast<time_t>(left / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
+      timeout = &ts;
+    }
+    syscall(SYS_futex, &w.woken, FUTEX_WAIT_PRIVATE, 0, timeout, nullptr, 0);
+  }
+  return true;
+}
+
 void block(Waiter& w, SpinLock& lock, const char* reason) {
-  SpinLock* one = &lock;
-  block_all(w, &one, 1, reason);
+  // unusual: go::run may be unwinding (block_all deals with it); set once, never cleared.
+  if (w.g == nullptr ||
+      g_runtime.load(std::memory_order_relaxed)->unusual.load(std::memory_order_relaxed)) {
+    SpinLock* one = &lock;
+    block_all(w, &one, 1, reason);
+    return;
+  }
+  // The common case (one channel or semaphore), without block_all's copying of the lock list.
+  park(
+      [](G*, void* arg) {
+        static_cast<SpinLock*>(arg)->unlock();
+        return true;
+      },
+      &lock, reason);
 }
 
 void block_all(Waiter& w, SpinLock* const* locks, std::size_t n, const char* reason) {
@@ -60,7 +84,7 @@ void block_all(Waiter& w, SpinLock* const* locks, std::size_t n, const char* rea
     return;
   }
   for (std::size_t i = n; i-- > 0;) locks[i]->unlock();
-  futex_wait_until_woken(w);
+  thread_wait(w);
 }
 
 void wake(Waiter& w) {

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "sched/scheduler.h"
 #include "sched/spinlock.h"
@@ -48,6 +49,13 @@ struct Waiter {
     return select->done.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
   }
 };
+
+// "No deadline", for the deadlines below (now_ns clock).
+constexpr std::int64_t kNoDeadline = std::numeric_limits<std::int64_t>::max();
+
+// Plain thread only: sleeps on w's futex word until wake(w) (true) or until `deadline` passed
+// (false). The caller holds no lock.
+bool thread_wait(Waiter& w, std::int64_t deadline = kNoDeadline);
 
 // Blocks the calling party on `w` (already enqueued) and releases `lock` once it is blocked.
 // Returns when someone called wake(w). `reason` shows in dump_fibers. Caller holds `lock`.

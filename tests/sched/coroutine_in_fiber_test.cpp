@@ -10,21 +10,13 @@
 #include <gtest/gtest.h>
 
 #include "go/go.h"
+#include "test_util.h"
 
 using namespace std::chrono_literals;
+using gocxx_test::current_thread;
+using gocxx_test::procs;
 
 namespace {
-
-__attribute__((noipa)) std::thread::id current_thread() {
-  return std::this_thread::get_id();
-}
-
-go::Config migrating(int procs) {
-  go::Config cfg;
-  cfg.procs = procs;
-  cfg.migrate_on_yield = true;
-  return cfg;
-}
 
 TEST(CoroutineInFiber, BodyThatSleepsAndMigratesKeepsItsState) {
   std::atomic<long> done{0};
@@ -55,7 +47,7 @@ TEST(CoroutineInFiber, BodyThatSleepsAndMigratesKeepsItsState) {
           });
         while (done.load() < 8) go::this_fiber::sleep_for(1ms);
       },
-      migrating(2));
+      procs(2, /*migrate=*/true));
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(done.load(), 8);
 }
@@ -78,7 +70,7 @@ TEST(CoroutineInFiber, GeneratorAcrossMigrations) {
           got.push_back(v);
         }
       },
-      migrating(2));
+      procs(2, /*migrate=*/true));
   ASSERT_EQ(got.size(), 20u);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(got[i], (i + 1) * (i + 1));
   EXPECT_EQ(moves, 20);
@@ -124,7 +116,7 @@ TEST(FiberExceptions, ParkingInsideACatchBlockKeepsTheCaughtException) {
           });
         while (done.load() < 16) go::this_fiber::sleep_for(1ms);
       },
-      migrating(2));
+      procs(2, /*migrate=*/true));
   EXPECT_EQ(wrong.load(), 0);
 }
 

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <ranges>
 #include <stdexcept>
@@ -198,6 +199,21 @@ TEST_F(CoroutineTest, ExceptionEscapingTheBodyIsRethrownAndKillsIt) {
 
 TEST_F(CoroutineTest, EmptyBodyIsRejected) {
   EXPECT_THROW(Coroutine(std::function<void()>{}), std::invalid_argument);
+}
+
+// GOCXX_STACK_SIZE reads as for go::run (a k/m suffix works), and a bad value is a clear error
+// rather than a silent fallback.
+TEST_F(CoroutineTest, StackSizeFromTheEnvironment) {
+  ::setenv("GOCXX_STACK_SIZE", "64k", 1);
+  EXPECT_EQ(go::detail::default_stack_size(), 64u * 1024);
+  Coroutine co([] { Coroutine::yield(); });
+  EXPECT_TRUE(co.resume());
+  ::setenv("GOCXX_STACK_SIZE", "12q", 1);
+  EXPECT_THROW(Coroutine([] {}), std::invalid_argument);
+  ::setenv("GOCXX_STACK_SIZE", "1", 1);  // below the 16 KiB minimum
+  EXPECT_THROW(Coroutine([] {}), std::invalid_argument);
+  ::unsetenv("GOCXX_STACK_SIZE");
+  EXPECT_EQ(go::detail::default_stack_size(), 256u * 1024);
 }
 
 TEST_F(CoroutineTest, DestroyingASuspendedCoroutineUnwindsItsLocals) {

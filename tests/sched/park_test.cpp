@@ -19,7 +19,8 @@
 
 using namespace std::chrono_literals;
 using go::detail::G;
-using gocxx_test::iterations;
+using gocxx_test::procs;
+using gocxx_test::wait_for;
 
 namespace {
 
@@ -65,37 +66,15 @@ class Baton {
   bool posted_ = false;  // guarded by mu_
 };
 
-void wait_for(const std::atomic<long>& counter, long target, std::chrono::seconds limit = 300s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (counter.load() < target) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      std::ostringstream dump;
-      go::dump_fibers(dump);
-      FAIL() << "lost wake-up? stuck at " << counter.load() << " of " << target << "\n"
-             << dump.str();
-    }
-    go::this_fiber::sleep_for(1ms);
-  }
-}
-
-go::Config procs(int n, bool migrate = false) {
-  go::Config cfg;
-  cfg.procs = n;
-  cfg.migrate_on_yield = migrate;
-  return cfg;
-}
-
-struct ParkParam {
-  int procs;
-  bool migrate;
-};
-
-class ParkStress : public ::testing::TestWithParam<ParkParam> {};
+// These stress tests call go::run themselves, without a Watchdog: wait_for reports a lost
+// wake-up, after a limit longer than its default (the rounds below may take that long).
+class ParkStress : public gocxx_test::StressTest {};
+constexpr auto kStressLimit = 300s;
 
 // Pairs of fibers hand a baton back and forth: every hand-off is one park and one ready.
 TEST_P(ParkStress, PingPongPairsNeverLoseAWakeUp) {
   const int pairs = 8;
-  const long rounds = iterations(200000) / (GetParam().migrate ? 10 : 1);
+  const long rounds = scaled(200000);
   std::atomic<long> finished{0};
   go::run(
       [&] {
@@ -118,16 +97,16 @@ TEST_P(ParkStress, PingPongPairsNeverLoseAWakeUp) {
             finished.fetch_add(1);
           });
         }
-        wait_for(finished, 2 * pairs);
+        wait_for(finished, 2 * pairs, kStressLimit);
       },
-      procs(GetParam().procs, GetParam().migrate));
+      cfg());
   EXPECT_EQ(finished.load(), 2 * pairs);
 }
 
 // Plain threads ready fibers (the global-queue path) and wait for them on std semaphores.
 TEST_P(ParkStress, PlainThreadsWakeFibers) {
   const int n = 4;
-  const long rounds = iterations(50000) / (GetParam().migrate ? 10 : 1);
+  const long rounds = scaled(50000);
   std::atomic<long> finished{0};
   go::run(
       [&] {
@@ -152,17 +131,17 @@ TEST_P(ParkStress, PlainThreadsWakeFibers) {
               a->acquire();  // blocks this plain thread, not a P
             }
           });
-        wait_for(finished, n);
+        wait_for(finished, n, kStressLimit);
         for (auto& t : threads) t.join();
       },
-      procs(GetParam().procs, GetParam().migrate));
+      cfg());
   EXPECT_EQ(finished.load(), n);
 }
 
 // Many fibers wake each other in a ring while others yield: wakes race with every queue path.
 TEST_P(ParkStress, RingOfFibersWithYieldersAround) {
   const int ring = 64;
-  const long laps = iterations(5000) / (GetParam().migrate ? 10 : 1);
+  const long laps = scaled(5000);
   std::atomic<long> finished{0};
   std::atomic<bool> stop{false};
   go::run(
@@ -181,21 +160,16 @@ TEST_P(ParkStress, RingOfFibersWithYieldersAround) {
           go([&stop] {
             while (!stop.load()) go::this_fiber::yield();
           });
-        wait_for(finished, ring);
+        wait_for(finished, ring, kStressLimit);
         stop = true;
         b[0].wait();  // the last lap's post to fiber 0
       },
-      procs(GetParam().procs, GetParam().migrate));
+      cfg());
   EXPECT_EQ(finished.load(), ring);
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, ParkStress,
-                         ::testing::Values(ParkParam{1, false}, ParkParam{2, false},
-                                           ParkParam{4, false}, ParkParam{4, true}),
-                         [](const auto& info) {
-                           return "procs" + std::to_string(info.param.procs) +
-                                  (info.param.migrate ? "_migrating" : "");
-                         });
+INSTANTIATE_TEST_SUITE_P(Procs, ParkStress, ::testing::ValuesIn(gocxx_test::kStressParams),
+                         gocxx_test::stress_name);
 
 TEST(Park, UnlockReturningFalseCancelsThePark) {
   bool resumed = false;

@@ -19,36 +19,12 @@
 #include "test_util.h"
 
 using namespace std::chrono_literals;
-using gocxx_test::iterations;
+using gocxx_test::current_thread;
 using gocxx_test::live_fibers;
+using gocxx_test::procs;
+using gocxx_test::wait_for;
 
 namespace {
-
-go::Config procs(int n) {
-  go::Config cfg;
-  cfg.procs = n;
-  return cfg;
-}
-
-// Waits (in a fiber) until `counter` reaches `target`, failing the test after `limit`.
-void wait_for(const std::atomic<long>& counter, long target, std::chrono::seconds limit = 120s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (counter.load() < target) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      std::ostringstream dump;
-      go::dump_fibers(dump);
-      FAIL() << "timed out at " << counter.load() << " of " << target << "\n" << dump.str();
-    }
-    go::this_fiber::sleep_for(1ms);
-  }
-}
-
-// pthread_self() (behind std::this_thread::get_id) is declared __attribute__((const)): within
-// one function the compiler may reuse its result across a switch that moved the fiber to another
-// thread. Reading it out of line is what a fiber that cares about its thread must do.
-__attribute__((noipa)) std::thread::id current_thread() {
-  return std::this_thread::get_id();
-}
 
 class SchedulerP : public ::testing::TestWithParam<int> {};
 
@@ -263,8 +239,7 @@ TEST_P(SchedulerP, YieldLetsOthersRun) {
       procs(GetParam()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, SchedulerP, ::testing::Values(1, 2, 4),
-                         [](const auto& info) { return "procs" + std::to_string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Procs, SchedulerP, ::testing::Values(1, 2, 4), gocxx_test::procs_name);
 
 TEST(Scheduler, YieldAlternatesTwoFibersOnOneP) {
   std::vector<char> order;

@@ -13,6 +13,7 @@
 
 using namespace std::chrono_literals;
 using go::detail::Timer;
+using gocxx_test::procs;
 
 namespace {
 
@@ -31,12 +32,6 @@ void arm(Probe& p, std::chrono::nanoseconds in) {
   };
   p.timer.arg = &p;
   go::detail::add_timer(&p.timer);
-}
-
-go::Config procs(int n) {
-  go::Config cfg;
-  cfg.procs = n;
-  return cfg;
 }
 
 TEST(Timers, DeletedBeforeItsTimeNeverFires) {

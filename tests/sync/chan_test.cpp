@@ -4,12 +4,7 @@
 // catch a lost wake-up (a watchdog dumps the fibers instead of hanging forever).
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstdlib>
-#include <iostream>
 #include <memory>
-#include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -24,68 +19,13 @@
 using namespace std::chrono_literals;
 using gocxx_test::iterations;
 using gocxx_test::live_fibers;
+using gocxx_test::procs;
+using gocxx_test::Sentinel;
+using gocxx_test::wait_parked;
+using gocxx_test::wait_until;
+using gocxx_test::Watchdog;
 
 namespace {
-
-go::Config procs(int n, bool migrate = false) {
-  go::Config cfg;
-  cfg.procs = n;
-  cfg.migrate_on_yield = migrate;
-  return cfg;
-}
-
-// Aborts the process with a dump of every fiber if a test runs longer than `limit`: a lost
-// wake-up then fails loudly instead of hanging until ctest's timeout.
-class Watchdog {
- public:
-  explicit Watchdog(std::chrono::seconds limit = 240s)
-      : thread_([this, limit] {
-          std::unique_lock lk(mu_);
-          if (!cv_.wait_for(lk, limit, [this] { return done_; })) {
-            std::cerr << "watchdog: test still running after " << limit.count()
-                      << " s (lost wake-up?); fibers:\n";
-            go::dump_fibers(std::cerr);
-            std::abort();
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lk(mu_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
-
-// Fibers parked with this wait reason, as go::dump_fibers shows them ("[parked: chan send]").
-// A fiber is listed as parked only once it has switched out, i.e. after it enqueued itself.
-int parked_on(const std::string& reason) {
-  std::ostringstream out;
-  go::dump_fibers(out);
-  const std::string needle = "[parked: " + reason + "]";
-  int n = 0;
-  for (std::size_t at = out.str().find(needle); at != std::string::npos;
-       at = out.str().find(needle, at + 1))
-    ++n;
-  return n;
-}
-
-// Fiber only: waits (sleeping) until n fibers are parked on `reason`.
-void wait_parked(const std::string& reason, int n) {
-  while (parked_on(reason) < n) go::this_fiber::sleep_for(100us);
-}
-
-// Fiber only: waits (sleeping) until counter reaches target.
-void wait_until(const std::atomic<long>& counter, long target) {
-  while (counter.load() < target) go::this_fiber::sleep_for(100us);
-}
 
 // Counts live instances, to check that buffered values are destroyed exactly once.
 struct Counted {
@@ -98,14 +38,7 @@ struct Counted {
 };
 std::atomic<long> Counted::live{0};
 
-class Chan : public ::testing::TestWithParam<int> {
- protected:
-  template <class F>
-  void run(F&& body) {
-    Watchdog wd;
-    go::run(std::forward<F>(body), procs(GetParam()));
-  }
-};
+class Chan : public gocxx_test::ProcsTest {};
 
 TEST(ChanBasics, ClosedDerivesFromLogicError) {
   static_assert(std::is_base_of_v<std::logic_error, go::ChannelClosed>);
@@ -523,45 +456,36 @@ TEST_P(Chan, FiberBlockedWhenMainReturnsIsUnwound) {
   go::Channel<int> receivers;  // unbuffered, only receivers block on it
   go::Channel<int> senders;    // unbuffered, only senders block on it
   go::Channel<Counted> full(1);
-  std::atomic<long> unwound{0};
-  struct Sentinel {
-    std::atomic<long>* n;
-    ~Sentinel() { ++*n; }
-  };
-  {
-    Watchdog wd;
-    go::run(
-        [&] {
-          go::Channel<int> local_r, local_s;  // gone when main returns
-          full.send(Counted(1));
-          go([&] {
-            Sentinel s{&unwound};
-            receivers.recv();
-          });
-          go([&] {
-            Sentinel s{&unwound};
-            senders.send(1);
-          });
-          go([&] {
-            Sentinel s{&unwound};
-            full.send(Counted(2));
-          });
-          go([&unwound, local_r]() mutable {
-            Sentinel s{&unwound};
-            local_r.recv();
-          });
-          go([&unwound, &local_s] {  // by reference: main's handle dies first
-            Sentinel s{&unwound};
-            local_s.send(1);
-          });
-          wait_parked("chan receive", 2);
-          wait_parked("chan send", 3);
-          // Taking the channel's lock orders the last fiber's read of local_s (before it
-          // parked) before main's frame goes away (TSan).
-          EXPECT_EQ(local_s.size(), 0u);
-        },
-        procs(GetParam()));
-  }
+  std::atomic<int> unwound{0};
+  run([&] {
+    go::Channel<int> local_r, local_s;  // gone when main returns
+    full.send(Counted(1));
+    go([&] {
+      Sentinel s{&unwound};
+      receivers.recv();
+    });
+    go([&] {
+      Sentinel s{&unwound};
+      senders.send(1);
+    });
+    go([&] {
+      Sentinel s{&unwound};
+      full.send(Counted(2));
+    });
+    go([&unwound, local_r]() mutable {
+      Sentinel s{&unwound};
+      local_r.recv();
+    });
+    go([&unwound, &local_s] {  // by reference: main's handle dies first
+      Sentinel s{&unwound};
+      local_s.send(1);
+    });
+    wait_parked("chan receive", 2);
+    wait_parked("chan send", 3);
+    // Taking the channel's lock orders the last fiber's read of local_s (before it
+    // parked) before main's frame goes away (TSan).
+    EXPECT_EQ(local_s.size(), 0u);
+  });
   EXPECT_EQ(unwound.load(), 5);
   EXPECT_FALSE(receivers.try_send(1)) << "a receiver unwound at exit is still queued";
   EXPECT_EQ(senders.try_recv(), std::nullopt) << "a sender unwound at exit is still queued";
@@ -575,8 +499,7 @@ TEST_P(Chan, FiberBlockedWhenMainReturnsIsUnwound) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, Chan, ::testing::Values(1, 2, 4),
-                         [](const auto& info) { return "procs" + std::to_string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Procs, Chan, ::testing::Values(1, 2, 4), gocxx_test::procs_name);
 
 // --- Timer callbacks send with try_send (go::Timer, go::after). The fiber receiving may be in
 // the middle of parking on that very channel, its lock held until park's unlock callback.
@@ -631,20 +554,7 @@ TEST(ChanDeathTest, ThrowingMoveUnderTheLockTerminates) {
 
 // --- Stress.
 
-struct StressParam {
-  int procs;
-  bool migrate;
-};
-
-class ChanStress : public ::testing::TestWithParam<StressParam> {
- protected:
-  template <class F>
-  void run(F&& body) {
-    Watchdog wd;
-    go::run(std::forward<F>(body), procs(GetParam().procs, GetParam().migrate));
-  }
-  long scaled(long n) const { return iterations(n) / (GetParam().migrate ? 10 : 1); }
-};
+class ChanStress : public gocxx_test::StressTest {};
 
 // Producers (fibers and plain threads) and consumers (fibers and plain threads) share one
 // channel; the last producer closes it. Every value is received exactly once (count, sum and a
@@ -766,12 +676,7 @@ TEST_P(ChanStress, LongWaitQueues) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, ChanStress,
-                         ::testing::Values(StressParam{1, false}, StressParam{2, false},
-                                           StressParam{4, false}, StressParam{4, true}),
-                         [](const auto& info) {
-                           return "procs" + std::to_string(info.param.procs) +
-                                  (info.param.migrate ? "_migrating" : "");
-                         });
+INSTANTIATE_TEST_SUITE_P(Procs, ChanStress, ::testing::ValuesIn(gocxx_test::kStressParams),
+                         gocxx_test::stress_name);
 
 }  // namespace

@@ -15,19 +15,13 @@
 
 using namespace std::chrono_literals;
 using gocxx_test::iterations;
-using sync_test::Sentinel;
-using sync_test::wait_parked;
-using sync_test::wait_until;
+using gocxx_test::Sentinel;
+using gocxx_test::wait_parked;
+using gocxx_test::wait_until;
 
 namespace {
 
-class MutexTest : public ::testing::TestWithParam<int> {
- protected:
-  template <class F>
-  void run(F&& body) {
-    sync_test::run(GetParam(), std::forward<F>(body));
-  }
-};
+class MutexTest : public gocxx_test::ProcsTest {};
 
 // White box: the Mutex's state word (its first member; a standard-layout object and its first
 // member are pointer-interconvertible). 0: unlocked, nobody waiting, not starving.
@@ -179,7 +173,6 @@ TEST_P(MutexTest, ManyFibersTinyCriticalSections) {
 // plain thread.
 TEST_P(MutexTest, StarvationModeBoundsTheWait) {
   for (bool thread_waiter : {false, true}) {
-    if (thread_waiter && GetParam() == 1) continue;  // the thread's join would block the only P
     run([thread_waiter] {
       go::Mutex m;
       std::atomic<long> rounds{0};
@@ -204,15 +197,17 @@ TEST_P(MutexTest, StarvationModeBoundsTheWait) {
         stop = true;
         m.unlock();
       };
-      if (thread_waiter) {
-        std::thread(waiter).join();  // blocks this P: the hammer runs on another one
-      } else {
-        go([&] {
-          waiter();
-          ++finished;
-        });
-      }
-      wait_until(finished, thread_waiter ? 1 : 2);
+      auto waiter_then_finish = [&] {
+        waiter();
+        ++finished;
+      };
+      std::thread t;
+      if (thread_waiter)
+        t = std::thread(waiter_then_finish);
+      else
+        go(waiter_then_finish);
+      wait_until(finished, 2);
+      if (t.joinable()) t.join();  // it finished: joining does not block
       EXPECT_LE(got - start, 40) << (thread_waiter ? "thread" : "fiber")
                                  << " waiter got the Mutex only after " << got - start
                                  << " hammer rounds";
@@ -252,7 +247,7 @@ TEST_P(MutexTest, HolderThatParksKeepsOthersOut) {
 TEST_P(MutexTest, FibersBlockedWhenMainReturnsAreUnwound) {
   go::Mutex m;  // outlives go::run
   std::atomic<int> unwound{0};
-  sync_test::run(GetParam(), [&] {
+  run([&] {
     m.lock();
     for (int i = 0; i < 5; ++i)
       go([&] {
@@ -270,7 +265,7 @@ TEST_P(MutexTest, FibersBlockedWhenMainReturnsAreUnwound) {
 
   unwound = 0;
   go::Channel<int> never;
-  sync_test::run(GetParam(), [&] {
+  run([&] {
     go([&] {
       Sentinel s{&unwound};
       // Hold the Mutex in 100 us turns, always winning against the woken waiters, so that
@@ -301,7 +296,7 @@ TEST_P(MutexTest, FibersBlockedWhenMainReturnsAreUnwound) {
   EXPECT_TRUE(m.try_lock()) << "the Mutex was left locked or starving";
   m.unlock();
   // And it works in the next go::run.
-  sync_test::run(GetParam(), [&] {
+  run([&] {
     long counter = 0;
     go::WaitGroup wg;
     wg.add(8);
@@ -328,12 +323,13 @@ TEST_P(MutexTest, WaiterWokenDuringUnwindingPassesTheMutexOn) {
     go::Channel<int> never;
     std::atomic<int> unwound{0}, locked{0};
     std::atomic<bool> z_holds{false};
-    sync_test::run(GetParam(), [&] {
+    run([&] {
       go([&] {  // F
         Sentinel s{&unwound};
         while (!z_holds.load()) go::this_fiber::sleep_for(50us);
         std::lock_guard lk(m);
-        ++locked;
+        ++locked;  // only if it wins the window in Z's unlock/lock below (several Ps)
+        never.recv();
       });
       go([&] {  // Z
         Sentinel s{&unwound};
@@ -348,18 +344,60 @@ TEST_P(MutexTest, WaiterWokenDuringUnwindingPassesTheMutexOn) {
         }
         never.recv();
       });
-      wait_parked("chan receive", 1);
-      wait_parked("go::Mutex::lock", 1);
+      wait_parked("chan receive", 1);     // whoever holds the Mutex
+      wait_parked("go::Mutex::lock", 1);  // and the other one
     });
     EXPECT_EQ(unwound.load(), 2);
-    EXPECT_EQ(locked.load(), 0);
+    if (GetParam() == 1) {
+      EXPECT_EQ(locked.load(), 0) << "F got in although Z was running";
+    }
     EXPECT_EQ(state_of(m), 0) << "starve=" << starve;
     EXPECT_TRUE(m.try_lock()) << "starve=" << starve << ": the Mutex was left locked or starving";
     m.unlock();
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, MutexTest, ::testing::Values(1, 2, 4), sync_test::procs_name);
+// C++ lets the party that locks a Mutex last destroy it at once, even while the previous
+// unlocker is still inside unlock() (a reference-counted object holding its own Mutex). The
+// parties contend (one holds across a yield), so unlocks take the slow path, which runs on past
+// the release point; ASan reports any touch of the freed object.
+TEST_P(MutexTest, LastOwnerMayDestroyItRightAfterUnlock) {
+  sync_test::WidenReleaseWindows widen;
+  run([] {
+    struct Shared {
+      go::Mutex m;
+      int refs = 0;  // guarded by m
+    };
+    const int parties = 4;
+    for (long round = 0; round < 300; ++round) {
+      auto* obj = new Shared;
+      obj->refs = parties + 1;  // the fibers, and a thread or main
+      std::atomic<int> done{0};
+      auto drop = [obj, &done](int i) {
+        obj->m.lock();
+        if (i == 0 && go::this_fiber::in_fiber()) go::this_fiber::yield();
+        const bool last = --obj->refs == 0;
+        obj->m.unlock();
+        if (last) delete obj;
+        ++done;
+      };
+      for (int i = 0; i < parties; ++i) go(drop, i);
+      if (round % 16 == 0) {
+        std::thread t(drop, parties);  // one more party, a plain thread
+        wait_until(done, parties + 1);
+        t.join();
+      } else {
+        obj->m.lock();  // the last reference may also be dropped by main
+        const bool last = --obj->refs == 0;
+        obj->m.unlock();
+        if (last) delete obj;
+        wait_until(done, parties);
+      }
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, MutexTest, ::testing::Values(1, 2, 4), gocxx_test::procs_name);
 
 TEST(MutexDeathTest, UnlockOfUnlockedMutexIsFatal) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");

@@ -14,21 +14,20 @@
 
 using namespace std::chrono_literals;
 using gocxx_test::iterations;
-using sync_test::Sentinel;
-using sync_test::wait_parked;
-using sync_test::wait_until;
+using gocxx_test::Sentinel;
+using gocxx_test::wait_parked;
+using gocxx_test::wait_until;
 
 namespace {
 
-class OnceTest : public ::testing::TestWithParam<int> {
- protected:
-  template <class F>
-  void run(F&& body) {
-    sync_test::run(GetParam(), std::forward<F>(body));
-  }
-};
+class OnceTest : public gocxx_test::ProcsTest {};
 
 static_assert(!std::is_copy_constructible_v<go::Once>);
+
+int free_calls = 0;
+void count_a_call() {
+  ++free_calls;
+}
 
 TEST(OnceBasics, RunsExactlyOnceAndTakesAnyCallable) {
   go::Once once;
@@ -59,6 +58,11 @@ TEST(OnceBasics, RunsExactlyOnceAndTakesAnyCallable) {
 
   go::Once once4;
   once4.call(+[] {});  // a function pointer
+  go::Once once5;
+  free_calls = 0;
+  once5.call(count_a_call);  // a function
+  once5.call(count_a_call);
+  EXPECT_EQ(free_calls, 1);
 }
 
 // Go: "if f panics, Do considers it to have returned; future calls of Do return without
@@ -144,7 +148,8 @@ TEST_P(OnceTest, CallersWaitingWhileFThrowsReturnWithoutRunning) {
           ++threw;
         }
       });
-    wait_until(returned, 4);
+    while (returned.load() + threw.load() < 5) go::this_fiber::sleep_for(100us);
+    EXPECT_EQ(returned.load(), 4);
     EXPECT_EQ(threw.load(), 1);
     EXPECT_EQ(calls.load(), 1);
   });
@@ -156,7 +161,7 @@ TEST_P(OnceTest, UnwoundInsideFLeavesItNotDone) {
   go::Once once;  // outlives go::run
   go::Channel<int> never;
   std::atomic<int> unwound{0}, calls{0};
-  sync_test::run(GetParam(), [&] {
+  run([&] {
     go([&] {
       Sentinel s{&unwound};
       once.call([&] {
@@ -175,12 +180,36 @@ TEST_P(OnceTest, UnwoundInsideFLeavesItNotDone) {
   });
   EXPECT_EQ(unwound.load(), 4);
   EXPECT_EQ(calls.load(), 1);
-  sync_test::run(GetParam(), [&] { once.call([&] { ++calls; }); });
+  run([&] { once.call([&] { ++calls; }); });
   EXPECT_EQ(calls.load(), 2);
   once.call([&] { ++calls; });
   EXPECT_EQ(calls.load(), 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, OnceTest, ::testing::Values(1, 2, 4), sync_test::procs_name);
+// A caller that finds the Once done may destroy it at once, even while the caller that ran f
+// is still inside call() (unlocking). ASan checks.
+TEST_P(OnceTest, CallerMayDestroyItRightAfterCall) {
+  sync_test::WidenReleaseWindows widen;
+  run([] {
+    for (long round = 0; round < 300; ++round) {
+      auto* once = new go::Once;
+      std::atomic<bool> started{false};
+      std::atomic<int> finished{0};
+      go([once, &started, &finished] {
+        once->call([&] { started = true; });
+        ++finished;
+      });
+      go([once, &started, &finished] {
+        while (!started.load()) go::this_fiber::yield();
+        once->call([] { ADD_FAILURE() << "ran twice"; });
+        delete once;
+        ++finished;
+      });
+      wait_until(finished, 2);
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, OnceTest, ::testing::Values(1, 2, 4), gocxx_test::procs_name);
 
 }  // namespace

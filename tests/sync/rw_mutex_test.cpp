@@ -16,19 +16,13 @@
 
 using namespace std::chrono_literals;
 using gocxx_test::iterations;
-using sync_test::Sentinel;
-using sync_test::wait_parked;
-using sync_test::wait_until;
+using gocxx_test::Sentinel;
+using gocxx_test::wait_parked;
+using gocxx_test::wait_until;
 
 namespace {
 
-class RWMutexTest : public ::testing::TestWithParam<int> {
- protected:
-  template <class F>
-  void run(F&& body) {
-    sync_test::run(GetParam(), std::forward<F>(body));
-  }
-};
+class RWMutexTest : public gocxx_test::ProcsTest {};
 
 static_assert(!std::is_copy_constructible_v<go::RWMutex>);
 
@@ -88,10 +82,12 @@ TEST_P(RWMutexTest, ReadersHoldItTogether) {
     std::atomic<int> inside{0}, done{0};
     for (int i = 0; i < n; ++i)
       go([&] {
-        std::shared_lock lk(rw);
-        ++inside;
-        while (inside.load() < n) go::this_fiber::sleep_for(50us);
-        ++done;
+        {
+          std::shared_lock lk(rw);
+          ++inside;
+          while (inside.load() < n) go::this_fiber::sleep_for(50us);
+        }
+        ++done;  // after unlocking: main may destroy rw once all are done
       });
     wait_until(done, n);
   });
@@ -162,12 +158,17 @@ TEST_P(RWMutexTest, WriterIsNotStarvedByAStreamOfReaders) {
         ++readers_done;
       });
     while (reader_rounds.load() < 100) go::this_fiber::sleep_for(50us);
+    std::atomic<int> writer_done{0};
     go([&] {
-      std::lock_guard lk(rw);
-      rounds_when_written = reader_rounds.load();
-      written = true;
+      {
+        std::lock_guard lk(rw);
+        rounds_when_written = reader_rounds.load();
+        written = true;
+      }
+      ++writer_done;  // only now may main return and destroy rw
     });
     wait_until(readers_done, readers);
+    wait_until(writer_done, 1);
     ASSERT_TRUE(written.load());
     EXPECT_LT(rounds_when_written.load(), readers * kMaxRounds / 2)
         << "the writer got in only after the readers ran out";
@@ -182,20 +183,20 @@ TEST_P(RWMutexTest, WaitingReadersAndWritersAreServed) {
     rw.lock_shared();
     go([&] {
       rw.lock();  // waits for our shared lock
-      ++writers_done;
       rw.unlock();
+      ++writers_done;
     });
     wait_parked("go::RWMutex::lock", 1);
     for (int i = 0; i < 5; ++i)
       go([&] {
         rw.lock_shared();  // waits behind the pending writer
-        ++readers_done;
         rw.unlock_shared();
+        ++readers_done;
       });
     go([&] {
       rw.lock();  // waits for the first writer (on its inner Mutex)
-      ++writers_done;
       rw.unlock();
+      ++writers_done;
     });
     wait_parked("go::RWMutex::lock_shared", 5);
     wait_parked("go::Mutex::lock", 1);
@@ -215,7 +216,7 @@ TEST_P(RWMutexTest, FibersBlockedWhenMainReturnsAreUnwound) {
     go::RWMutex rw;  // outlives go::run
     go::Channel<int> never;
     std::atomic<int> unwound{0}, got{0};
-    sync_test::run(GetParam(), [&] {
+    run([&] {
       go([&] {
         Sentinel s{&unwound};
         if (writer_holds) {
@@ -260,7 +261,55 @@ TEST_P(RWMutexTest, FibersBlockedWhenMainReturnsAreUnwound) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, RWMutexTest, ::testing::Values(1, 2, 4), sync_test::procs_name);
+// The last party to hold an RWMutex may destroy it at once, even while the previous holder is
+// still inside unlock() / unlock_shared(). Writers and readers contend, so the slow paths run.
+// ASan checks.
+TEST_P(RWMutexTest, LastHolderMayDestroyItRightAfterUnlock) {
+  sync_test::WidenReleaseWindows widen;
+  run([] {
+    struct Shared {
+      go::RWMutex rw;
+      std::atomic<int> refs{0};  // dropped while holding rw (shared or exclusive)
+    };
+    for (long round = 0; round < 300; ++round) {
+      auto* obj = new Shared;
+      obj->refs = 4;
+      std::atomic<int> finished{0};
+      auto drop = [obj, &finished](bool writer) {
+        bool last;
+        if (writer) {
+          obj->rw.lock();
+          go::this_fiber::yield();
+          last = obj->refs.fetch_sub(1) == 1;
+          obj->rw.unlock();
+        } else {
+          obj->rw.lock_shared();
+          go::this_fiber::yield();
+          last = obj->refs.fetch_sub(1) == 1;
+          obj->rw.unlock_shared();
+          // Another reader may have dropped its reference but still be inside unlock_shared():
+          // holding a shared lock excludes only writers. Taking the lock exclusively waits for
+          // every reader's release (what a reference-counted owner has to do, as with Mutex).
+          if (last) {
+            obj->rw.lock();
+            obj->rw.unlock();
+          }
+        }
+        // A writer that was last got in after every reader's release: nobody holds rw now,
+        // though the previous holder may still be running on past its release point.
+        if (last) delete obj;
+        ++finished;
+      };
+      go(drop, true);
+      go(drop, false);
+      go(drop, false);
+      go(drop, round % 2 == 0);
+      wait_until(finished, 4);
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, RWMutexTest, ::testing::Values(1, 2, 4), gocxx_test::procs_name);
 
 TEST(RWMutexDeathTest, MisuseIsFatal) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");

@@ -6,13 +6,8 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstdlib>
-#include <iostream>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,63 +19,13 @@
 
 using namespace std::chrono_literals;
 using gocxx_test::iterations;
+using gocxx_test::Sentinel;
+using gocxx_test::wait_parked;
+using gocxx_test::wait_until;
+using gocxx_test::Watchdog;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-go::Config procs(int n, bool migrate = false) {
-  go::Config cfg;
-  cfg.procs = n;
-  cfg.migrate_on_yield = migrate;
-  return cfg;
-}
-
-// Aborts with a dump of every fiber if a test runs longer than `limit` (lost wake-up).
-class Watchdog {
- public:
-  explicit Watchdog(std::chrono::seconds limit = 240s)
-      : thread_([this, limit] {
-          std::unique_lock lk(mu_);
-          if (!cv_.wait_for(lk, limit, [this] { return done_; })) {
-            std::cerr << "watchdog: test still running after " << limit.count()
-                      << " s (lost wake-up?); fibers:\n";
-            go::dump_fibers(std::cerr);
-            std::abort();
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lk(mu_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
-
-// Fibers parked with this wait reason in go::dump_fibers ("[parked: select]").
-int parked_on(const std::string& reason) {
-  std::ostringstream out;
-  go::dump_fibers(out);
-  const std::string text = out.str(), needle = "[parked: " + reason + "]";
-  int n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-void wait_parked(const std::string& reason, int n) {
-  while (parked_on(reason) < n) go::this_fiber::sleep_for(100us);
-}
-
-void wait_until(const std::atomic<long>& counter, long target) {
-  while (counter.load() < target) go::this_fiber::sleep_for(100us);
-}
 
 std::uint64_t armed_timers() {
   std::uint64_t n = 0;
@@ -98,14 +43,7 @@ double chi_square(const std::vector<long>& counts) {
   return x;
 }
 
-class Select : public ::testing::TestWithParam<int> {
- protected:
-  template <class F>
-  void run(F&& body) {
-    Watchdog wd;
-    go::run(std::forward<F>(body), procs(GetParam()));
-  }
-};
+class Select : public gocxx_test::ProcsTest {};
 
 TEST_P(Select, ReadyReceiveRunsItsHandlerOnly) {
   run([] {
@@ -479,27 +417,18 @@ TEST_P(Select, PlainThreadSelectsOnFibers) {
 // timer is disarmed, and go::run returns.
 TEST_P(Select, FiberBlockedWhenMainReturnsIsUnwound) {
   go::Channel<int> a, b, c, d;
-  std::atomic<long> unwound{0};
-  struct Sentinel {
-    std::atomic<long>* n;
-    ~Sentinel() { ++*n; }
-  };
-  {
-    Watchdog wd;
-    go::run(
-        [&] {
-          go([&] {
-            Sentinel s{&unwound};
-            go::select(go::on_recv(a, [] {}), go::on_send(b, 1, [] {}));
-          });
-          go([&] {
-            Sentinel s{&unwound};
-            go::select(go::on_recv(c, [] {}), go::on_recv(d, [] {}), go::on_timeout(1h, [] {}));
-          });
-          wait_parked("select", 2);
-        },
-        procs(GetParam()));
-  }
+  std::atomic<int> unwound{0};
+  run([&] {
+    go([&] {
+      Sentinel s{&unwound};
+      go::select(go::on_recv(a, [] {}), go::on_send(b, 1, [] {}));
+    });
+    go([&] {
+      Sentinel s{&unwound};
+      go::select(go::on_recv(c, [] {}), go::on_recv(d, [] {}), go::on_timeout(1h, [] {}));
+    });
+    wait_parked("select", 2);
+  });
   EXPECT_EQ(unwound.load(), 2);
   EXPECT_FALSE(a.try_send(1)) << "a select Waiter is still queued on a";
   EXPECT_EQ(b.try_recv(), std::nullopt) << "a select Waiter is still queued on b";
@@ -507,8 +436,27 @@ TEST_P(Select, FiberBlockedWhenMainReturnsIsUnwound) {
   EXPECT_FALSE(d.try_send(1)) << "a select Waiter is still queued on d";
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, Select, ::testing::Values(1, 2, 4),
-                         [](const auto& info) { return "procs" + std::to_string(info.param); });
+// The same with channels local to main, captured by reference: their last handle goes away
+// while the select still waits on them, so the select's clean-up at unwinding is what frees
+// them (ASan: no use after free, no leak).
+TEST_P(Select, ChannelsWhoseHandlesDieWhileSelectWaitsAreFreedByIt) {
+  std::atomic<int> unwound{0};
+  run([&] {
+    go::Channel<int> a, b;
+    go::Channel<std::string> c(1);
+    c.send("buffered, destroyed with the channel");
+    go([&] {
+      Sentinel s{&unwound};
+      go::select(go::on_recv(a, [] {}), go::on_send(b, 1, [] {}), go::on_recv(a, [] {}),
+                 go::on_send(c, std::string("x"), [] {}));
+    });
+    wait_parked("select", 1);
+    EXPECT_EQ(a.size(), 0u);  // orders the fiber's reads of the handles before they die
+  });
+  EXPECT_EQ(unwound.load(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, Select, ::testing::Values(1, 2, 4), gocxx_test::procs_name);
 
 TEST(SelectPlainThreads, WorkWithoutAnyRuntime) {
   Watchdog wd;
@@ -537,20 +485,7 @@ TEST(SelectPlainThreads, WorkWithoutAnyRuntime) {
 
 // --- Stress.
 
-struct StressParam {
-  int procs;
-  bool migrate;
-};
-
-class SelectStress : public ::testing::TestWithParam<StressParam> {
- protected:
-  template <class F>
-  void run(F&& body) {
-    Watchdog wd;
-    go::run(std::forward<F>(body), procs(GetParam().procs, GetParam().migrate));
-  }
-  long scaled(long n) const { return iterations(n) / (GetParam().migrate ? 10 : 1); }
-};
+class SelectStress : public gocxx_test::StressTest {};
 
 // Selectors wait on eight channels; producers on every P (and a plain thread) send to all of
 // them at once. Each value must be received exactly once, and each select must run exactly
@@ -709,12 +644,7 @@ TEST_P(SelectStress, CloseRacingWithSelects) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, SelectStress,
-                         ::testing::Values(StressParam{1, false}, StressParam{2, false},
-                                           StressParam{4, false}, StressParam{4, true}),
-                         [](const auto& info) {
-                           return "procs" + std::to_string(info.param.procs) +
-                                  (info.param.migrate ? "_migrating" : "");
-                         });
+INSTANTIATE_TEST_SUITE_P(Procs, SelectStress, ::testing::ValuesIn(gocxx_test::kStressParams),
+                         gocxx_test::stress_name);
 
 }  // namespace

@@ -16,19 +16,13 @@
 
 using namespace std::chrono_literals;
 using gocxx_test::iterations;
-using sync_test::Sentinel;
-using sync_test::wait_parked;
-using sync_test::wait_until;
+using gocxx_test::Sentinel;
+using gocxx_test::wait_parked;
+using gocxx_test::wait_until;
 
 namespace {
 
-class SemaphoreTest : public ::testing::TestWithParam<int> {
- protected:
-  template <class F>
-  void run(F&& body) {
-    sync_test::run(GetParam(), std::forward<F>(body));
-  }
-};
+class SemaphoreTest : public gocxx_test::ProcsTest {};
 
 static_assert(!std::is_copy_constructible_v<go::Semaphore>);
 static_assert(!std::is_convertible_v<int, go::Semaphore>, "the constructor is explicit");
@@ -152,7 +146,7 @@ TEST_P(SemaphoreTest, ReleaseNWakesN) {
     wait_until(got, 4);
     go::this_fiber::sleep_for(1ms);
     EXPECT_EQ(got.load(), 4);
-    EXPECT_EQ(sync_test::parked_on("go::Semaphore::acquire"), 6);
+    EXPECT_EQ(gocxx_test::parked_on("go::Semaphore::acquire"), 6);
     s.release(10);  // 6 waiters, 4 units left over
     wait_until(got, 10);
     for (int i = 0; i < 4; ++i) EXPECT_TRUE(s.try_acquire());
@@ -166,7 +160,7 @@ TEST_P(SemaphoreTest, FibersBlockedWhenMainReturnsAreUnwound) {
   go::Semaphore s(0);  // outlives go::run
   go::Channel<int> never;
   std::atomic<int> unwound{0};
-  sync_test::run(GetParam(), [&] {
+  run([&] {
     for (int i = 0; i < 4; ++i)
       go([&] {
         Sentinel sentinel{&unwound};
@@ -190,6 +184,26 @@ TEST_P(SemaphoreTest, FibersBlockedWhenMainReturnsAreUnwound) {
   s.release();
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, SemaphoreTest, ::testing::Values(1, 2, 4), sync_test::procs_name);
+// The party that takes the last unit may destroy the Semaphore at once, even while the
+// releasing party is still inside release(). ASan checks.
+TEST_P(SemaphoreTest, AcquirerMayDestroyItRightAfterAcquire) {
+  sync_test::WidenReleaseWindows widen;
+  run([] {
+    for (long round = 0; round < 300; ++round) {
+      auto* s = new go::Semaphore(0);
+      std::atomic<int> finished{0};
+      go([s, &finished] {
+        s->acquire();
+        delete s;
+        ++finished;
+      });
+      if (round % 2 == 0) go::this_fiber::yield();  // sometimes it is already queued
+      s->release();
+      wait_until(finished, 1);
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, SemaphoreTest, ::testing::Values(1, 2, 4), gocxx_test::procs_name);
 
 }  // namespace

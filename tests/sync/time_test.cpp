@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "go/go.h"
+#include "test_util.h"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -15,11 +16,7 @@ namespace {
 
 class TimeP : public ::testing::TestWithParam<int> {
  protected:
-  go::Config cfg() const {
-    go::Config c;
-    c.procs = GetParam();
-    return c;
-  }
+  go::Config cfg() const { return gocxx_test::procs(GetParam()); }
 };
 
 TEST_P(TimeP, AfterDeliversOnceAndNeverEarly) {
@@ -103,7 +100,7 @@ TEST_P(TimeP, TickerTicksAndDropsTicksForASlowReader) {
         // never early.
         EXPECT_GE(*first, start + 5ms);
         EXPECT_GE(*second, start + 10ms);
-        go::this_fiber::sleep_for(60ms);   // ~12 periods without reading
+        go::this_fiber::sleep_for(60ms);  // ~12 periods without reading
         EXPECT_LE(ch.size(), 1u) << "a slow reader misses ticks; nothing piles up";
         EXPECT_TRUE(ch.recv().has_value()) << "and the ticker keeps going";
         ticker.stop();
@@ -167,8 +164,7 @@ TEST_P(TimeP, ArmedTimersAndTickersAtExitAreReleased) {
   // ASan/LSan (asan build) fails the run if a timer core leaked.
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, TimeP, ::testing::Values(1, 2, 4),
-                         [](const auto& info) { return "procs" + std::to_string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Procs, TimeP, ::testing::Values(1, 2, 4), gocxx_test::procs_name);
 
 TEST(Time, BadArgumentsAndNoRuntimeAreErrors) {
   EXPECT_THROW(go::after(1ms), std::logic_error);

@@ -17,19 +17,13 @@
 using namespace std::chrono_literals;
 using gocxx_test::iterations;
 using gocxx_test::live_fibers;
-using sync_test::Sentinel;
-using sync_test::wait_parked;
-using sync_test::wait_until;
+using gocxx_test::Sentinel;
+using gocxx_test::wait_parked;
+using gocxx_test::wait_until;
 
 namespace {
 
-class WaitGroupTest : public ::testing::TestWithParam<int> {
- protected:
-  template <class F>
-  void run(F&& body) {
-    sync_test::run(GetParam(), std::forward<F>(body));
-  }
-};
+class WaitGroupTest : public gocxx_test::ProcsTest {};
 
 // White box: the state word (first member: counter << 32 | waiting parties).
 std::uint64_t state_of(go::WaitGroup& wg) {
@@ -242,7 +236,7 @@ TEST_P(WaitGroupTest, ConcurrentDoneAndWait) {
 TEST_P(WaitGroupTest, FibersBlockedWhenMainReturnsAreUnwound) {
   go::WaitGroup wg;  // outlives go::run
   std::atomic<int> unwound{0};
-  sync_test::run(GetParam(), [&] {
+  run([&] {
     wg.add(1);
     for (int i = 0; i < 6; ++i)
       go([&] {
@@ -256,7 +250,7 @@ TEST_P(WaitGroupTest, FibersBlockedWhenMainReturnsAreUnwound) {
   EXPECT_EQ(state_of(wg), std::uint64_t{1} << 32) << "counter 1, nobody counted as waiting";
   wg.done();  // no waiter is left to wake (one would be a dead fiber's stack: ASan)
   wg.wait();
-  sync_test::run(GetParam(), [&] {
+  run([&] {
     std::atomic<int> released{0};
     wg.add(1);
     for (int i = 0; i < 3; ++i)
@@ -270,7 +264,40 @@ TEST_P(WaitGroupTest, FibersBlockedWhenMainReturnsAreUnwound) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, WaitGroupTest, ::testing::Values(1, 2, 4), sync_test::procs_name);
+// The waiter may destroy the WaitGroup as soon as wait() returns, even while the last done()
+// is still inside add() (with a second waiter, that done() takes the slow path). ASan checks.
+TEST_P(WaitGroupTest, WaiterMayDestroyItRightAfterWait) {
+  sync_test::WidenReleaseWindows widen;
+  run([] {
+    for (long round = 0; round < 300; ++round) {
+      auto* wg = new go::WaitGroup;
+      std::atomic<int> finished{0};
+      const int tasks = 3;
+      wg->add(tasks + 1);
+      for (int i = 0; i < tasks; ++i)
+        go([wg, &finished] {
+          wg->done();
+          ++finished;
+        });
+      auto* gate = new go::WaitGroup;  // a second waiter, released by the first round
+      gate->add(1);
+      go([wg, gate, &finished] {
+        wg->wait();  // parks: the last done() must wake it
+        gate->done();
+        ++finished;
+      });
+      if (round % 2 == 0) go::this_fiber::yield();
+      wg->done();
+      wg->wait();
+      gate->wait();  // the second waiter returned from wg->wait() too: wg is unused now
+      delete wg;
+      delete gate;
+      wait_until(finished, tasks + 1);
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, WaitGroupTest, ::testing::Values(1, 2, 4), gocxx_test::procs_name);
 
 TEST(WaitGroupDeathTest, DestroyedWhileAPartyWaitsIsFatal) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
