@@ -142,26 +142,39 @@ bool timers_due_throttled(P* p) {
   return timers_due(p);
 }
 
-// Any thread (a thief). Takes the fiber in victim's runnext, or returns nullptr if there is none.
+// Any thread (a thief). Takes the fiber in victim's runnext, or returns nullptr.
 // That fiber was usually readied a moment ago by the fiber running on the victim, which is
 // about to block (a channel ping-pong, a producer handing to its consumer): the owner will run
 // it within a few hundred nanoseconds, on a hot cache. Stealing it in that window splits the
-// pair over two Ps, and from then on every hand-off costs a cross-thread wake-up. So, as Go's
-// runqgrab does, a thief first sleeps 3 us when the owner is running, and tries again while the
-// owner keeps taking its runnext itself. The sleep (the kernel's timer slack stretches it to
-// ~50 us) is also what keeps a ping-pong cheap on several Ps: while this M sleeps it still
-// counts as spinning, so the readiers' wakep() finds a spinner and makes no wake-up syscall.
+// pair over two Ps, and from then on every hand-off costs a cross-thread wake-up. So a thief
+// first watches a running owner's runnext for 3 us (Go's runqgrab sleeps 3 us):
+//  * the owner took it: a hand-off pair lives there. The thief leaves it alone and backs off
+//    with a short nanosleep (the kernel's timer slack stretches it to ~50 us), still counting
+//    as spinning, so the pair's readies find a spinner and make no wake-up syscall. Without
+//    the back-off it would burn its core watching the pair;
+//  * it is still there: the owner is busy with something else (a fiber that readied a waiter
+//    and runs on, like a Mutex unlocker), so the fiber would wait: steal it.
 G* steal_runnext(P* victim) {
-  for (;;) {
-    G* g = victim->runnext.load(std::memory_order_acquire);
-    if (g == nullptr) return nullptr;
-    if (victim->m->curg.load(std::memory_order_relaxed) != nullptr) {
-      const timespec pause{0, 3'000};
-      nanosleep(&pause, nullptr);
-      if (!victim->queue.empty()) return nullptr;  // the caller steals from the ring instead
+  G* g = victim->runnext.load(std::memory_order_acquire);
+  if (g == nullptr) return nullptr;
+  if (victim->m->curg.load(std::memory_order_relaxed) != nullptr) {
+    const std::int64_t deadline = now_ns() + 1'000;
+    for (;;) {
+      G* now = g;
+      for (int i = 0; i < 32 && now == g; ++i) {
+        cpu_relax();
+        now = victim->runnext.load(std::memory_order_acquire);
+      }
+      if (now != g) {
+        const timespec back_off{0, 3'000};
+        nanosleep(&back_off, nullptr);
+        return nullptr;
+      }
+      if (now_ns() >= deadline) break;
     }
-    if (victim->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) return g;
   }
+  return victim->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel) ? g
+                                                                                        : nullptr;
 }
 
 }  // namespace

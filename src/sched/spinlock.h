@@ -23,16 +23,11 @@ inline void cpu_relax() {
 class SpinLock {
  public:
   void lock() {
-    while (flag_.test_and_set(std::memory_order_acquire)) {
-      // The holder is a few instructions from unlocking, unless its thread was preempted: spin
-      // briefly, then give the CPU away so that a preempted holder can run.
-      for (int i = 0; flag_.test(std::memory_order_relaxed); ++i) {
-        if (i < 64)
-          cpu_relax();
-        else
-          std::this_thread::yield();
-      }
-    }
+    // Waiters yield the CPU rather than spin with pause: measured on 2 Ps, spinning made
+    // contended channels 3x slower (chan_fanin 23 -> 75 ns/item), the yield both backs off
+    // from the holder's cache line and lets a preempted holder run.
+    while (flag_.test_and_set(std::memory_order_acquire))
+      while (flag_.test(std::memory_order_relaxed)) std::this_thread::yield();
   }
   bool try_lock() { return !flag_.test_and_set(std::memory_order_acquire); }
   void unlock() { flag_.clear(std::memory_order_release); }
