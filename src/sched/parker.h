@@ -41,9 +41,15 @@ class Parker {
     }
   }
 
-  // Any thread.
+  // Owner thread only. Consumes a pending unpark without sleeping; true if there was one.
+  bool try_consume() {
+    int expected = kNotified;
+    return state_.compare_exchange_strong(expected, kEmpty, std::memory_order_seq_cst);
+  }
+
+  // Any thread. seq_cst: Runtime::wake_m reads M::in_netpoll after this (see there).
   void unpark() {
-    if (state_.exchange(kNotified, std::memory_order_release) == kParked)
+    if (state_.exchange(kNotified, std::memory_order_seq_cst) == kParked)
       syscall(SYS_futex, &state_, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr, nullptr, 0);
   }
 

@@ -68,6 +68,8 @@ namespace {
 constexpr int kMaxRunnextHops = 3;
 // Steal rounds over all victims before an M gives up and goes idle.
 constexpr int kStealRounds = 4;
+// A busy P polls the network at least this often (when fibers wait on fds).
+constexpr std::int64_t kNetpollIntervalNs = 10'000'000;
 // An idle M also wakes for overdue timers of busy Ps, but no sooner than this from now.
 constexpr std::int64_t kBusyTimerSlackNs = 1'000'000;
 
@@ -95,6 +97,7 @@ std::uint64_t next_random(std::uint64_t& state) {  // xorshift64*
 
 std::atomic<Runtime*> g_runtime{nullptr};
 std::mutex g_runtime_lock;
+std::atomic<const NetpollHooks*> g_netpoll{nullptr};
 
 GOCXX_NOIPA M* current_m() {
   return tls_m;
@@ -344,7 +347,7 @@ void Runtime::finish_yield_or_exit(P* p, G* g, AfterSwitch after) {
 void Runtime::begin_stop() {
   stopping.store(true, std::memory_order_seq_cst);
   unusual.store(true, std::memory_order_relaxed);
-  for (auto& m : ms) m->parker.unpark();
+  for (auto& m : ms) wake_m(m.get());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -425,13 +428,19 @@ G* Runtime::next_local(M* m, bool run_timers) {
     g = p->inbox.pop_front();
     if (g != nullptr) return g;
   }
-  // Fairness: now and then the global queue goes first.
-  if (++p->sched_tick % 61 == 0 && global.size_hint() > 0) {
-    std::lock_guard lk(lock);
-    g = global_get(p, 1);
-    if (g != nullptr) {
-      p->runnext_hops = 0;
-      return g;
+  // Fairness: now and then the global queue goes first, and a P whose queues never run dry
+  // polls the network at least every ~10 ms (Go's sysmon does that for it).
+  if (++p->sched_tick % 61 == 0) {
+    if (run_timers && g_netpoll.load(std::memory_order_relaxed) != nullptr &&
+        now_ns() - last_netpoll.load(std::memory_order_relaxed) > kNetpollIntervalNs)
+      poll_network(false, 0);
+    if (global.size_hint() > 0) {
+      std::lock_guard lk(lock);
+      g = global_get(p, 1);
+      if (g != nullptr) {
+        p->runnext_hops = 0;
+        return g;
+      }
     }
   }
   g = p->runnext.load(std::memory_order_relaxed);
@@ -455,6 +464,7 @@ G* Runtime::find_runnable(M* m) {
   for (;;) {
     if (stopping.load(std::memory_order_acquire)) return nullptr;
     G* g = next_local(m);
+    if (g == nullptr && poll_network(false, 0)) g = next_local(m);  // readied into our P
     if (g == nullptr) g = steal_work(m);
     if (g != nullptr) {
       if (m->spinning) reset_spinning(m);
@@ -583,7 +593,9 @@ bool Runtime::go_idle(M* m, G** found) {
     when = std::max(when, now_ns() + kBusyTimerSlackNs);
     if (deadline == 0 || when < deadline) deadline = when;
   }
-  if (!stopping.load(std::memory_order_acquire)) m->parker.park(deadline == 0 ? -1 : deadline);
+  // One idle M sleeps in the netpoller (with the same deadline) while fibers wait on fds.
+  if (!stopping.load(std::memory_order_acquire) && !poll_network(true, deadline))
+    m->parker.park(deadline == 0 ? -1 : deadline);
   std::lock_guard lk(lock);
   leave_idle(m);
   return false;
@@ -615,7 +627,7 @@ void Runtime::wakep(bool fenced) {
     nmspinning.fetch_sub(1, std::memory_order_seq_cst);
     return;
   }
-  p->m->parker.unpark();
+  wake_m(p->m);
 }
 
 // Any thread. Migration mode: target has something in its inbox.
@@ -624,7 +636,52 @@ void Runtime::wake_p(P* target) {
     std::lock_guard lk(lock);
     remove_idle_p(target);
   }
-  target->m->parker.unpark();
+  wake_m(target->m);
+}
+
+// Any thread. An idle M sleeps either on its parker or, if it is the one M waiting for the
+// network, in the netpoller (go_idle). Either way this wakes it: the parker token makes a
+// later park or netpoll return at once, and if the M is already inside the netpoller, its
+// wake hook breaks it out. Both sides use seq_cst (unpark's exchange, then our load of
+// in_netpoll; go_idle's store of in_netpoll, then its try_consume), so at least one of them
+// sees the other.
+void Runtime::wake_m(M* m) {
+  m->parker.unpark();
+  if (m->in_netpoll.load(std::memory_order_seq_cst)) {
+    if (const NetpollHooks* np = g_netpoll.load(std::memory_order_acquire)) np->wake();
+  }
+}
+
+// Executed on an M (g0, or a fiber that is not in the middle of parking). Polls the network
+// and readies the fibers whose fds are ready (into this M's P). Without `block`, only if some
+// fiber waits on an fd and no idle M already sleeps in the netpoller (it would see the same
+// events). With `block`, the caller is an idle M: it becomes that sleeper if there is none, and
+// waits until an event, a wake_m, or `deadline` (now_ns clock; 0: none). Returns true if it
+// polled (whether or not anything was readied).
+bool Runtime::poll_network(bool block, std::int64_t deadline) {
+  const NetpollHooks* np = g_netpoll.load(std::memory_order_acquire);
+  if (np == nullptr || !np->active()) return false;
+  if (!block) {
+    if (netpoll_blocked.load(std::memory_order_relaxed)) return false;
+    last_netpoll.store(now_ns(), std::memory_order_relaxed);
+    np->poll(0);
+    return true;
+  }
+  if (netpoll_blocked.exchange(true, std::memory_order_acq_rel)) return false;
+  M* m = tls_m;
+  m->in_netpoll.store(true, std::memory_order_seq_cst);
+  if (!m->parker.try_consume() && !stopping.load(std::memory_order_acquire)) {
+    std::int64_t timeout = -1;
+    if (deadline != 0) timeout = std::max<std::int64_t>(0, deadline - now_ns());
+    np->poll(timeout);
+  }
+  m->in_netpoll.store(false, std::memory_order_seq_cst);
+  // A wake_m that came meanwhile was for the wait we just left: drop its token, or our next
+  // park would return at once for nothing (harmless, but a wasted round).
+  m->parker.try_consume();
+  netpoll_blocked.store(false, std::memory_order_release);
+  last_netpoll.store(now_ns(), std::memory_order_relaxed);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -662,7 +719,7 @@ void add_timer(Timer* t) {
   }
   // The owner's M is running (it is us) unless we are a plain thread: then P0's M may sleep
   // with a later deadline and must recompute it.
-  if (m == nullptr && new_top) p->m->parker.unpark();
+  if (m == nullptr && new_top) rt->wake_m(p->m);
 }
 
 bool del_timer(Timer* t) {

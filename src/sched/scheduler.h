@@ -71,8 +71,9 @@ struct M {
   std::thread thread;  // empty for M0 (the thread that called go::run)
   ExecContext g0;      // the scheduler context on this thread's own stack
   Parker parker;
-  std::atomic<G*> curg{nullptr};  // the fiber it runs (read by stats from other threads)
-  bool spinning = false;          // owner only; counted in Runtime::nmspinning
+  std::atomic<G*> curg{nullptr};        // the fiber it runs (read by stats from other threads)
+  std::atomic<bool> in_netpoll{false};  // sleeping in the netpoller instead of on `parker`
+  bool spinning = false;                // owner only; counted in Runtime::nmspinning
   bool wake_spinning = false;  // guarded by Runtime::lock: wakep chose it and counted it spinning
   std::uint64_t rng = 0;       // owner only: victim order for stealing
 
@@ -84,6 +85,16 @@ struct M {
   UnlockFn unlock_fn = nullptr;
   void* unlock_arg = nullptr;
 };
+
+// The netpoller's entry points (src/net/netpoll.cpp installs them when it creates its epoll
+// instance; the scheduler does not depend on src/net). nullptr until then.
+struct NetpollHooks {
+  bool (*active)();                      // is any fiber parked waiting on an fd?
+  int (*poll)(std::int64_t timeout_ns);  // readies the fibers whose fds are ready (ready() on
+                                         // this M); returns how many. <0: block, 0: don't wait
+  void (*wake)();                        // makes a blocking poll return. Any thread.
+};
+extern std::atomic<const NetpollHooks*> g_netpoll;
 
 struct RuntimeOptions {
   int procs = 1;
@@ -119,7 +130,9 @@ class Runtime {
   // migrate || stopping || unwinding, in one word for the switch path: set with them, never
   // cleared while this runtime lives.
   std::atomic<bool> unusual{false};
-  std::atomic<int> running_ms{0};  // Ms still in their loop (M0 included)
+  std::atomic<int> running_ms{0};             // Ms still in their loop (M0 included)
+  std::atomic<bool> netpoll_blocked{false};   // an idle M sleeps in the netpoller
+  std::atomic<std::int64_t> last_netpoll{0};  // now_ns of the last poll by a busy P
 
   // --- Fibers (runtime.cpp).
   std::mutex all_lock;  // guards the all-Gs list
@@ -152,6 +165,8 @@ class Runtime {
   __attribute__((noinline)) void runq_overflow(P* p, G* g);
   void wakep(bool fenced = false);
   void wake_p(P* target);  // makes sure target's M looks at its queues (migration mode)
+  void wake_m(M* m);       // unparks m, also out of the netpoller. Any thread.
+  bool poll_network(bool block, std::int64_t deadline);  // see scheduler.cpp
   void begin_stop();
   void run_due_timers(P* p, std::int64_t now);
 

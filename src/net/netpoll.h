@@ -1,0 +1,55 @@
+// The netpoller: lets a fiber wait for a file descriptor to become readable or writable without
+// blocking its M (Go's netpoll.go + netpoll_epoll.go). Everything in src/net that waits on an fd
+// (go::net, the syscall hooks) goes through the four calls below; the scheduler calls netpoll().
+//
+// Usage, for an fd the caller has set O_NONBLOCK on:
+//     PollDesc* pd = poll_open(fd);                 // registers fd with epoll, once
+//     for (;;) {                                     // try the syscall first, wait only on EAGAIN
+//       ssize_t n = ::read(fd, buf, len);
+//       if (n >= 0 || errno != EAGAIN) break;
+//       if (PollStatus st = poll_wait(pd, PollMode::read); st != PollStatus::ready) ... // error
+//     }
+//     poll_close(pd);                                // wakes waiters with `closed`; then
+//     ::close(fd)
+#pragma once
+
+#include <cstdint>
+
+namespace go::detail {
+
+struct PollDesc;  // one per registered fd; owned by the netpoller's cache (never freed)
+
+enum class PollMode : std::uint8_t { read, write };
+
+enum class PollStatus : std::uint8_t {
+  ready,    // the fd may be ready for the mode (it may also be a spurious wake: retry the call)
+  closed,   // poll_close() was called (before or during the wait)
+  timeout,  // the mode's deadline has passed (before or during the wait)
+};
+
+// Registers `fd` (already O_NONBLOCK) with the runtime's epoll instance, edge-triggered for
+// reading and writing. Throws std::system_error (with errno) if epoll refuses it (a regular
+// file: EPERM). Works with or without a running go::run (the epoll instance is process-wide).
+// Any thread.
+PollDesc* poll_open(int fd);
+
+// Unregisters pd's fd and wakes every party waiting on it with PollStatus::closed; later waits
+// return closed at once. Call it before ::close(fd), so that no event of a reused fd number
+// can reach pd's waiters. pd must not be used after this returns except by the parties it
+// woke (their poll_wait returns closed). Any thread.
+void poll_close(PollDesc* pd);
+
+// Waits until pd's fd may be ready for `mode`, its deadline passes or it is closed. A fiber
+// parks (its P runs other fibers); a plain thread blocks in poll(2). At most one party may wait
+// per mode at a time (as in Go; callers serialise readers and writers). Any party.
+PollStatus poll_wait(PollDesc* pd, PollMode mode);
+
+// Sets the deadline of `mode` (now_ns clock, absolute): 0 clears it; a time in the past makes
+// current and later waits return timeout at once. Wakes a waiter whose deadline moved into the
+// past. Any thread.
+void poll_set_deadline(PollDesc* pd, PollMode mode, std::int64_t deadline_ns);
+
+// The fd pd stands for (-1 after poll_close). Any thread.
+int poll_fd(const PollDesc* pd);
+
+}  // namespace go::detail
