@@ -1,6 +1,7 @@
 // gocxx: Go's runtime model for C++20. This umbrella header is always enough.
 #pragma once
 
+#include "go/blocking.h"
 #include "go/chan.h"
 #include "go/coroutine.h"
 #include "go/runtime.h"
