@@ -9,9 +9,9 @@
 //     bench=<name> impl=gocxx procs=<N> value=<number> unit=<unit>
 //
 // Names, work and units are those of anchors/README.md; what is inside the timed region is
-// exactly what go/main.go times (see each function). http_hello needs the netpoller, which
-// gocxx does not have yet: it prints a '#' remark on stderr and exits 2, so that run.sh records
-// a failure rather than a number. Unknown bench or bad procs: one line on stderr, exit 2.
+// exactly what go/main.go times (see each function). `gocxx-bench http_hello <procs> <port>
+// [max_seconds]` serves instead (examples/http_server's code) and prints nothing: run.sh drives
+// wrk against it. Unknown bench or bad arguments: one line on stderr, exit 2.
 //
 // Differences from the Go anchor that are not in the runtime under test:
 //  * Go calls runtime.GC() between the cold and the warm round, and before idle_memory's first
@@ -28,6 +28,8 @@
 #include <string>
 
 #include "go/go.h"
+#include "go/net.h"
+#include "http_hello.h"
 
 namespace {
 
@@ -302,13 +304,29 @@ double skynet_round() {
 }
 
 // ---------------------------------------------------------------- command line
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "gocxx-bench: %s\n", msg.c_str());
-  std::exit(2);
+// ---------------------------------------------------------------- http_hello
+// Go: httpHello. Serves "hello world" on 127.0.0.1:<port> until killed or max_seconds pass,
+// with exactly the code of examples/http_server (examples/http_hello.h). The load (wrk) and
+// the measurement are run.sh's.
+int g_port = 0, g_max_seconds = 60;
+
+void http_hello_bench() {
+  go::net::Listener ln;
+  try {
+    ln = go::net::listen("127.0.0.1:" + std::to_string(g_port));
+  } catch (const go::net::Error& e) {
+    std::fprintf(stderr, "gocxx-bench: http_hello: %s\n", e.what());
+    std::exit(1);
+  }
+  go([] {
+    go::this_fiber::sleep_for(std::chrono::seconds(g_max_seconds));
+    std::exit(0);  // like the anchors: the process ends after max_seconds
+  });
+  http_hello::serve(ln);
 }
 
-[[noreturn]] void not_available(const char* bench, const char* why) {
-  std::fprintf(stderr, "# bench=%s impl=gocxx: not available yet: %s\n", bench, why);
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "gocxx-bench: %s\n", msg.c_str());
   std::exit(2);
 }
 
@@ -352,7 +370,18 @@ int main(int argc, char** argv) {
   } else if (bench == "skynet") {
     body = [] { two_rounds("skynet", "ms", skynet_round); };
   } else if (bench == "http_hello") {
-    not_available(bench.c_str(), "needs the netpoller (src/net, not built yet)");
+    if (argc < 4) usage_error("usage: gocxx-bench http_hello <procs> <port> [max_seconds]");
+    auto number = [&](const char* text, int lo, int hi) {
+      char* end = nullptr;
+      errno = 0;
+      const long v = std::strtol(text, &end, 10);
+      if (end == text || *end != '\0' || errno != 0 || v < lo || v > hi)
+        usage_error("bad number \"" + std::string(text) + "\" for http_hello");
+      return static_cast<int>(v);
+    };
+    g_port = number(argv[3], 1, 65535);
+    if (argc > 4) g_max_seconds = number(argv[4], 1, 86400);
+    body = http_hello_bench;
   } else {
     usage_error("unknown bench \"" + bench + "\"");
   }

@@ -4,6 +4,7 @@
 #include "go/blocking.h"
 #include "go/chan.h"
 #include "go/coroutine.h"
+#include "go/net.h"
 #include "go/runtime.h"
 #include "go/select.h"
 #include "go/stats.h"

@@ -14,7 +14,7 @@
 //    are not Ms. Every 61st schedule a P looks at it first, so a P whose own ring never empties
 //    cannot starve it (61: prime, so that it does not fall into step with periodic workloads).
 //  * An M without work steals half of a random victim's ring (one CAS), and in the last round
-//    the victim's runnext (after giving a running owner 3 us to take it itself; see
+//    the victim's runnext (after giving a running owner 1 us to take it itself; see
 //    steal_runnext) and its due timers too.
 //  * Spinning (looking for work without having any) is bounded: at most half as many spinning
 //    Ms as busy Ps. Readying a fiber wakes one idle P only when nobody spins (wakep); the woken
@@ -150,7 +150,7 @@ bool timers_due_throttled(P* p) {
 // about to block (a channel ping-pong, a producer handing to its consumer): the owner will run
 // it within a few hundred nanoseconds, on a hot cache. Stealing it in that window splits the
 // pair over two Ps, and from then on every hand-off costs a cross-thread wake-up. So a thief
-// first watches a running owner's runnext for 3 us (Go's runqgrab sleeps 3 us):
+// first watches a running owner's runnext for 1 us (Go's runqgrab sleeps 3 us):
 //  * the owner took it: a hand-off pair lives there. The thief leaves it alone and backs off
 //    with a short nanosleep (the kernel's timer slack stretches it to ~50 us), still counting
 //    as spinning, so the pair's readies find a spinner and make no wake-up syscall. Without
