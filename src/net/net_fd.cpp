@@ -31,6 +31,24 @@
 // set_deadline holds deadline_lock_ and checks kClosing under it, so it can never move a
 // deadline back into the future after close() has set it in the past (that would strand the
 // woken-to-be reader).
+//
+// Datagram sockets (recv_from/send_to, go::net UDP). A stream has one reader and one writer
+// (a second one is a bug, and busy_ reports it), but a UDP server typically answers from many
+// fibers through one socket, and Go allows any number of parties on a PacketConn. Each
+// datagram is one syscall, which the kernel keeps whole under concurrent callers, so the
+// syscalls need no serialising at all; only the netpoller's one waiter slot per direction
+// does. So a datagram call tries its syscall with no lock; on EAGAIN it takes its direction's
+// gate_ (a go::Mutex: a fiber parks on it, a plain thread blocks), tries the syscall again
+// and, only if that fails too, waits in the slot. No wake-up is lost: the gate's holder
+// retries the syscall after each wake-up and after taking the gate, so any datagram (or
+// buffer space) that appeared before its last EAGAIN is seen by that retry, and any that
+// appears later raises a new edge for its wait. A party that took a datagram without the gate
+// at most costs the holder one spurious wake-up. Deadlines and close() need nothing new: they
+// are per direction, so when they wake the holder, each party queued on the gate finds the
+// same passed deadline (or the close) as soon as it gets in.
+// Rejected: busy_ for datagrams too (one reader, one writer), which would make the common
+// "reply from the handler fiber" server a std::logic_error; and a gate taken for every call
+// (Go's fdMutex), which serialises the syscalls of fibers that never have to wait.
 #include "net/net_fd.h"
 
 #include <sys/socket.h>
@@ -158,23 +176,24 @@ void NetFd::set_deadline(bool read, bool write, std::int64_t deadline_ns) {
   }
 }
 
-std::string NetFd::context(const char* op) const {
-  std::string s = std::string(op) + " tcp ";
-  if (local.empty()) return s + remote;
-  if (remote.empty()) return s + local;
-  return s + local + "->" + remote;
+std::string NetFd::context(const char* op, std::string_view to) const {
+  std::string s = std::string(op) + " " + network + " ";
+  const std::string_view peer = to.empty() ? std::string_view(remote) : to;
+  if (local.empty()) return s.append(peer);
+  if (peer.empty()) return s + local;
+  return (s + local + "->").append(peer);
 }
 
-void NetFd::throw_closed(const char* op) const {
-  throw net::Error(EBADF, context(op), "use of closed network connection");
+void NetFd::throw_closed(const char* op, std::string_view to) const {
+  throw net::Error(EBADF, context(op, to), "use of closed network connection");
 }
 
-void NetFd::check_deadline(PollMode mode, const char* op) const {
+void NetFd::check_deadline(PollMode mode, const char* op, std::string_view to) const {
   const std::int64_t d = deadline_[static_cast<int>(mode)].load(std::memory_order_relaxed);
-  if (d != 0 && now_ns() >= d) throw net::Timeout(context(op));
+  if (d != 0 && now_ns() >= d) throw net::Timeout(context(op, to));
 }
 
-void NetFd::wait(PollMode mode, const char* op) {
+void NetFd::wait(PollMode mode, const char* op, std::string_view to) {
   PollStatus st;
   if (current_g() != nullptr) {
     st = poll_wait(pd_, mode);
@@ -183,7 +202,7 @@ void NetFd::wait(PollMode mode, const char* op) {
       // Step 2b: registered before close() looks (it will shut the socket down, which wakes
       // ppoll even if we get there later), or we see kClosing here and do not wait.
       std::lock_guard lk(deadline_lock_);
-      if (closed()) throw_closed(op);
+      if (closed()) throw_closed(op, to);
       ++thread_waiters_;
     }
     st = poll_wait(pd_, mode);
@@ -194,10 +213,10 @@ void NetFd::wait(PollMode mode, const char* op) {
     case PollStatus::ready:
       return;
     case PollStatus::closed:
-      throw_closed(op);
+      throw_closed(op, to);
     case PollStatus::timeout:
-      if (closed()) throw_closed(op);  // step 2's wake-up, not a deadline of the user's
-      throw net::Timeout(context(op));
+      if (closed()) throw_closed(op, to);  // step 2's wake-up, not a deadline of the user's
+      throw net::Timeout(context(op, to));
   }
   fatal("go::net: poll_wait returned an unknown status");
 }
@@ -206,10 +225,26 @@ std::size_t NetFd::read(std::span<std::byte> buf) {
   Ref ref(*this, "read");
   if (buf.empty()) return 0;
   Exclusive ex(*this, PollMode::read, "read");
+  // A short read drained the socket; every byte that arrived since then raised an
+  // edge-triggered event, which the netpoller has recorded in our slot (or will deliver). So
+  // waiting first is safe and saves the EAGAIN round trip into the kernel that a blocking-style
+  // request/response loop would otherwise pay on every request (the raw epoll server does not
+  // pay it either: it reads only when epoll says so). A spurious readiness just means one
+  // EAGAIN and another wait, as below. Not after a hang-up: the end of the stream (or an
+  // error) may be waiting behind the data we read, and its one event is already spent.
+  if (read_drained_ && current_g() != nullptr && !poll_hangup_seen(pd_)) {
+    read_drained_ = false;
+    check_deadline(PollMode::read, "read");
+    if (closed()) throw_closed("read");
+    wait(PollMode::read, "read");
+  }
   for (;;) {
     check_deadline(PollMode::read, "read");
     const ssize_t n = ::read(fd_, buf.data(), buf.size());
-    if (n > 0) return static_cast<std::size_t>(n);
+    if (n > 0) {
+      read_drained_ = static_cast<std::size_t>(n) < buf.size();
+      return static_cast<std::size_t>(n);
+    }
     if (n == 0) {
       if (closed()) throw_closed("read");  // step 2's shutdown, not the peer's
       return 0;
@@ -263,6 +298,63 @@ int NetFd::accept(sockaddr* peer, socklen_t* peer_len) {
       default:
         throw net::Error(errno, context("accept") + ": accept");
     }
+  }
+}
+
+std::size_t NetFd::recv_from(std::span<std::byte> buf, sockaddr* from, socklen_t* from_len) {
+  Ref ref(*this, "read");
+  // Not held for the syscall, only for waiting ("Datagram sockets" above). Declared after the
+  // Ref: released before the reference is dropped.
+  std::unique_lock gate(gate_[kRead], std::defer_lock);
+  for (;;) {
+    check_deadline(PollMode::read, "read");
+    socklen_t len = from_len != nullptr ? *from_len : 0;
+    // An empty buf still takes one datagram off the queue, as in Go; an empty datagram is 0.
+    const ssize_t n =
+        ::recvfrom(fd_, buf.data(), buf.size(), 0, from, from != nullptr ? &len : nullptr);
+    if (n >= 0) {
+      // 0 is also what a shut-down socket returns: step 2b's shutdown is not an empty datagram.
+      if (n == 0 && closed()) throw_closed("read");
+      if (from_len != nullptr) *from_len = len;
+      return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (closed()) throw_closed("read");
+    // ECONNREFUSED and the like: the ICMP error of an earlier datagram on a connected socket.
+    if (errno != EAGAIN) throw net::Error(errno, context("read") + ": recvfrom");
+    if (!gate.owns_lock()) {
+      gate.lock();
+      continue;  // the syscall again before waiting: what arrived meanwhile raised no new edge
+    }
+    wait(PollMode::read, "read");
+  }
+}
+
+void NetFd::send_to(std::span<const std::byte> buf, const sockaddr* to, socklen_t to_len,
+                    std::string_view target) {
+  Ref ref(*this, "write");
+  std::unique_lock gate(gate_[kWrite], std::defer_lock);  // as in recv_from
+  for (;;) {
+    check_deadline(PollMode::write, "write", target);
+    const ssize_t n = ::sendto(fd_, buf.data(), buf.size(), MSG_NOSIGNAL, to, to_len);
+    if (n >= 0) {
+      // A datagram socket sends all or nothing; anything else would be a kernel we do not know.
+      if (static_cast<std::size_t>(n) != buf.size())
+        throw net::Error(
+            EIO, context("write", target) + ": sendto",
+            "short write (" + std::to_string(n) + " of " + std::to_string(buf.size()) + " bytes)");
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (closed()) throw_closed("write", target);
+    // EMSGSIZE (over 65,507 bytes on IPv4), EAFNOSUPPORT (an IPv6 target on an IPv4 socket),
+    // ECONNREFUSED (an earlier datagram's ICMP error on a connected socket), ...
+    if (errno != EAGAIN) throw net::Error(errno, context("write", target) + ": sendto");
+    if (!gate.owns_lock()) {
+      gate.lock();
+      continue;
+    }
+    wait(PollMode::write, "write", target);
   }
 }
 

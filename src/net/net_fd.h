@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <sys/socket.h>
 
+#include "go/mutex.h"
 #include "net/netpoll.h"
 #include "sched/spinlock.h"
 
@@ -43,13 +45,28 @@ class NetFd {
   // Throws Timeout when the write deadline passes, Error when closed.
   int wait_connected();
 
+  // Datagram operations (go::net UDP): receive one datagram into buf (truncated to it; the
+  // size copied is returned, 0 for an empty datagram) and its sender into from/from_len (both
+  // null: not wanted); send buf as one datagram to `to` (null: the connected peer), `target`
+  // being its text for error messages. Unlike the stream calls above, any number of parties
+  // may call these at once: see "Datagram sockets" at the top of net_fd.cpp.
+  std::size_t recv_from(std::span<std::byte> buf, sockaddr* from, socklen_t* from_len);
+  void send_to(std::span<const std::byte> buf, const sockaddr* to, socklen_t to_len,
+               std::string_view target);
+
   int fd() const noexcept { return closed() ? -1 : fd_; }
   // The addresses, as go::net formats them. Set once, before the NetFd is shared.
   std::string local;
-  std::string remote;  // empty for a listener
+  std::string remote;  // empty for a listener and an unconnected UDP socket
+  // "tcp" or "udp", as error messages name the network. Set once, before the NetFd is shared.
+  const char* network = "tcp";
+  // The socket's address family (AF_INET, AF_INET6): what write_to maps its target to. Set
+  // once, before the NetFd is shared; AF_UNSPEC where nobody needs it.
+  int family = AF_UNSPEC;
 
-  // "read tcp 127.0.0.1:4000->127.0.0.1:53124", as error messages begin.
-  std::string context(const char* op) const;
+  // "read tcp 127.0.0.1:4000->127.0.0.1:53124", as error messages begin; `to` (when not
+  // empty) stands in for the remote address: "write udp 127.0.0.1:4000->10.0.0.1:53".
+  std::string context(const char* op, std::string_view to = {}) const;
 
  private:
   explicit NetFd(int fd, PollDesc* pd) noexcept : fd_(fd), pd_(pd) {}
@@ -64,12 +81,13 @@ class NetFd {
   class Exclusive;
   bool acquire() noexcept;
   void unref() noexcept;
-  [[noreturn]] void throw_closed(const char* op) const;
+  // `to`, here and below, is context()'s: the target of a datagram, for the message.
+  [[noreturn]] void throw_closed(const char* op, std::string_view to = {}) const;
   // Waits on the netpoller for `mode`; throws Timeout or the closed Error instead of returning.
-  void wait(PollMode mode, const char* op);
+  void wait(PollMode mode, const char* op, std::string_view to = {});
   // Throws Timeout if the mode's deadline has passed: a deadline fails every call after it, even
   // one that would not have had to wait (Go's semantics).
-  void check_deadline(PollMode mode, const char* op) const;
+  void check_deadline(PollMode mode, const char* op, std::string_view to = {}) const;
 
   std::atomic<std::uint64_t> state_{0};
   const int fd_;
@@ -83,9 +101,17 @@ class NetFd {
   // Set while a read (or accept) / a write (or connect) is in progress: catches a second
   // concurrent one, which the netpoller's single waiter slot per direction cannot serve.
   std::atomic<bool> busy_[2] = {false, false};
+  // Datagram calls take the gate of their direction before they wait, and only then: many
+  // parties may send or receive at once, one at a time may wait in the netpoller's single
+  // waiter slot (net_fd.cpp, "Datagram sockets"). Unused by the stream calls (busy_ serves).
+  Mutex gate_[2];
   // Plain threads (not fibers) inside poll_wait on this socket: close() must shut it down to
   // wake them (net_fd.cpp, step 2b). Guarded by deadline_lock_.
   int thread_waiters_ = 0;
+  // The last read returned less than asked: the socket is very likely drained, so the next
+  // read waits for the netpoller first instead of paying for a read that fails with EAGAIN
+  // (net_fd.cpp, NetFd::read). Touched only by the one reader (busy_[read]).
+  bool read_drained_ = false;
 };
 
 }  // namespace go::detail

@@ -63,9 +63,26 @@
 #include "sched/scheduler.h"
 #include "sched/spinlock.h"
 
+#if defined(GOCXX_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace go::detail {
 
 namespace {
+
+// A PollDesc travels from poll_open to the thread that reads its event through the kernel
+// (epoll_ctl, then epoll_wait), which orders the two but which TSan cannot see: tell it.
+inline void publish_to_kernel([[maybe_unused]] void* pd) {
+#if defined(GOCXX_TSAN)
+  __tsan_release(pd);
+#endif
+}
+inline void received_from_kernel([[maybe_unused]] void* pd) {
+#if defined(GOCXX_TSAN)
+  __tsan_acquire(pd);
+#endif
+}
 
 constexpr std::uintptr_t kIdle = 0;
 constexpr std::uintptr_t kReady = 1;
@@ -85,8 +102,11 @@ struct PollDesc {
   std::atomic<std::int64_t> rd{0};
   std::atomic<std::int64_t> wd{0};
   std::atomic<int> thread_waiters{0};  // plain threads in ppoll on fd (see poll_close)
-  SpinLock lock;                       // guards arming of rtimer/wtimer and closing's set
-  Timer rtimer;                        // armed while rd > 0 (and a runtime runs)
+  // An event said the peer closed or reset (RDHUP/HUP/ERR). Sticky until the next poll_open.
+  // Stored before the event's slot update, so a reader woken by that event sees it.
+  std::atomic<bool> hangup{false};
+  SpinLock lock;  // guards arming of rtimer/wtimer and closing's set
+  Timer rtimer;   // armed while rd > 0 (and a runtime runs)
   Timer wtimer;
   PollDesc* next_free = nullptr;  // guarded by the cache's mutex
 
@@ -253,6 +273,7 @@ PollDesc* poll_open(int fd) {
   {
     std::lock_guard lk(pd->lock);
     pd->closing.store(false, std::memory_order_relaxed);
+    pd->hangup.store(false, std::memory_order_relaxed);
     pd->rg.store(kIdle, std::memory_order_relaxed);
     pd->wg.store(kIdle, std::memory_order_relaxed);
     pd->rd.store(0, std::memory_order_relaxed);
@@ -262,6 +283,7 @@ PollDesc* poll_open(int fd) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = pd;
+  publish_to_kernel(pd);
   if (epoll_ctl(g_poller.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     const int err = errno;
     pd->fd.store(-1, std::memory_order_relaxed);
@@ -292,6 +314,10 @@ void poll_close(PollDesc* pd) {
   // Plain waiters leave once they see closing; the PollDesc is reused only after they did.
   while (pd->thread_waiters.load(std::memory_order_acquire) > 0) sched_yield();
   free_desc(pd);
+}
+
+bool poll_hangup_seen(const PollDesc* pd) {
+  return pd->hangup.load(std::memory_order_acquire);
 }
 
 int poll_fd(const PollDesc* pd) {
@@ -406,6 +432,9 @@ int netpoll(std::int64_t timeout_ns) {
       continue;
     }
     auto* pd = static_cast<PollDesc*>(ev.data.ptr);
+    received_from_kernel(pd);
+    if ((ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
+      pd->hangup.store(true, std::memory_order_relaxed);  // ordered by unblock's CAS below
     const bool readable = (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     const bool writable = (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
     if (readable) {

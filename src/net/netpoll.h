@@ -49,6 +49,11 @@ PollStatus poll_wait(PollDesc* pd, PollMode mode);
 // past. Any thread.
 void poll_set_deadline(PollDesc* pd, PollMode mode, std::int64_t deadline_ns);
 
+// True once an event has said that the peer closed its side or the connection broke (EPOLLRDHUP,
+// EPOLLHUP, EPOLLERR). Edge-triggered epoll says so once: a reader that has not yet read the end
+// of the stream must not wait for another event after that. Any thread.
+bool poll_hangup_seen(const PollDesc* pd);
+
 // The fd pd stands for (-1 after poll_close). Any thread.
 int poll_fd(const PollDesc* pd);
 
