@@ -85,6 +85,22 @@ void wait_flag(const std::atomic<bool>& flag) {
   while (!flag.load()) go::this_fiber::sleep_for(1ms);
 }
 
+// A TCP connection over 127.0.0.1, both ends (dial completes into the listen backlog, so no
+// concurrent accept is needed), and the listener, kept open as in the tests that need it.
+struct Connected {
+  go::net::Listener ln;
+  go::net::Conn client;
+  go::net::Conn server;
+};
+
+Connected connect_over_loopback() {
+  Connected p;
+  p.ln = go::net::listen("127.0.0.1:0");
+  p.client = go::net::dial(p.ln.address());
+  p.server = p.ln.accept();
+  return p;
+}
+
 // True when this machine can bind [::1].
 bool have_ipv6_loopback() {
   const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -226,15 +242,8 @@ TEST_P(NetTest, ReadDeadlineTimesOutAndTheConnKeepsWorking) {
 
 TEST_P(NetTest, DeadlineMovedByAnotherFiberWakesAParkedReader) {
   run([] {
-    go::net::Listener ln = go::net::listen("127.0.0.1:0");
-    go::net::Conn server;
-    std::atomic<bool> accepted{false};
-    go([&] {
-      server = ln.accept();
-      accepted = true;
-    });
-    go::net::Conn c = go::net::dial(ln.address());
-    wait_flag(accepted);
+    Connected pair = connect_over_loopback();
+    go::net::Conn& c = pair.client;
     c.set_read_deadline(Clock::now() + 1h);
     std::atomic<bool> timed_out{false};
     go([&] {
@@ -253,15 +262,9 @@ TEST_P(NetTest, DeadlineMovedByAnotherFiberWakesAParkedReader) {
 
 TEST_P(NetTest, WriteDeadlineWithAPeerThatDoesNotRead) {
   run([] {
-    go::net::Listener ln = go::net::listen("127.0.0.1:0");
-    go::net::Conn server;
-    std::atomic<bool> accepted{false};
-    go([&] {
-      server = ln.accept();  // and never reads
-      accepted = true;
-    });
-    go::net::Conn c = go::net::dial(ln.address());
-    wait_flag(accepted);
+    Connected pair = connect_over_loopback();
+    go::net::Conn& c = pair.client;
+    // pair.server never reads.
     const int small = 64 * 1024;
     ::setsockopt(c.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     std::vector<std::byte> chunk(1 << 20);
@@ -391,15 +394,9 @@ TEST_P(NetTest, PeerResetGivesAnErrorNotSigpipe) {
 
 TEST_P(NetTest, CloseWakesAReaderParkedOnTheSameConn) {
   run([] {
-    go::net::Listener ln = go::net::listen("127.0.0.1:0");
-    go::net::Conn server;
-    std::atomic<bool> accepted{false};
-    go([&] {
-      server = ln.accept();
-      accepted = true;
-    });
-    go::net::Conn c = go::net::dial(ln.address());
-    wait_flag(accepted);
+    Connected pair = connect_over_loopback();
+    go::net::Conn& c = pair.client;
+    go::net::Conn& server = pair.server;
     std::atomic<bool> woke{false};
     std::atomic<int> code{0};
     std::string what;
@@ -431,15 +428,9 @@ TEST_P(NetTest, CloseWakesAReaderParkedOnTheSameConn) {
 
 TEST_P(NetTest, CloseWakesAWriterBlockedOnAFullBuffer) {
   run([] {
-    go::net::Listener ln = go::net::listen("127.0.0.1:0");
-    go::net::Conn server;
-    std::atomic<bool> accepted{false};
-    go([&] {
-      server = ln.accept();  // and never reads
-      accepted = true;
-    });
-    go::net::Conn c = go::net::dial(ln.address());
-    wait_flag(accepted);
+    Connected pair = connect_over_loopback();
+    go::net::Conn& c = pair.client;
+    // pair.server never reads.
     std::atomic<bool> woke{false};
     std::atomic<int> code{0};
     go([&] {
@@ -481,15 +472,8 @@ TEST_P(NetTest, CloseWakesAParkedAccept) {
 
 TEST_P(NetTest, CloseFromAPlainThreadWakesAParkedReader) {
   run([] {
-    go::net::Listener ln = go::net::listen("127.0.0.1:0");
-    go::net::Conn server;
-    std::atomic<bool> accepted{false};
-    go([&] {
-      server = ln.accept();
-      accepted = true;
-    });
-    go::net::Conn c = go::net::dial(ln.address());
-    wait_flag(accepted);
+    Connected pair = connect_over_loopback();
+    go::net::Conn& c = pair.client;
     std::atomic<bool> woke{false};
     go([&] {
       std::byte b[16];
@@ -505,15 +489,9 @@ TEST_P(NetTest, CloseFromAPlainThreadWakesAParkedReader) {
 
 TEST_P(NetTest, ConcurrentReadsAreReportedNotHung) {
   run([] {
-    go::net::Listener ln = go::net::listen("127.0.0.1:0");
-    go::net::Conn server;
-    std::atomic<bool> accepted{false};
-    go([&] {
-      server = ln.accept();
-      accepted = true;
-    });
-    go::net::Conn c = go::net::dial(ln.address());
-    wait_flag(accepted);
+    Connected pair = connect_over_loopback();
+    go::net::Conn& c = pair.client;
+    go::net::Conn& server = pair.server;
     std::atomic<bool> first_in{false}, first_done{false};
     go([&] {
       std::byte b[4];
@@ -674,15 +652,8 @@ TEST_P(NetTest, PlainThreadClientAgainstAFiberServer) {
 
 TEST_P(NetTest, CloseWakesAPlainThreadBlockedInRead) {
   run([] {
-    go::net::Listener ln = go::net::listen("127.0.0.1:0");
-    go::net::Conn server;
-    std::atomic<bool> accepted{false};
-    go([&] {
-      server = ln.accept();
-      accepted = true;
-    });
-    go::net::Conn c = go::net::dial(ln.address());
-    wait_flag(accepted);
+    Connected pair = connect_over_loopback();
+    go::net::Conn& c = pair.client;
     std::atomic<bool> woke{false};
     std::atomic<int> code{0};
     std::thread reader([&] {
