@@ -580,11 +580,18 @@ void unwind_leftovers(Runtime& rt) {
 // ---------------------------------------------------------------------------------------------
 // go::run
 
+// Defined by the syscall hooks (src/net/hooks.cpp). go::run reads it so that a program linking
+// the static library always gets the hooks' object file, which the linker would otherwise pull
+// in only if the program itself named read(), poll(), ... (a program whose blocking calls all
+// come from libcurl names none of them).
+extern "C" const int gocxx_hooks_linked;
+
 namespace go {
 
 int run(std::function<void()> main_fiber, Config cfg) {
   using namespace go::detail;
   if (!main_fiber) throw std::invalid_argument("go::run: main_fiber is empty");
+  (void)*static_cast<const volatile int*>(&gocxx_hooks_linked);  // see its declaration
   if (current_m() != nullptr)
     throw std::logic_error("go::run: called from inside a fiber (spawn with go(...) instead)");
   RuntimeOptions opts = resolve_options(cfg);

@@ -2,9 +2,11 @@
 // general ones (procs, Watchdog, wait_parked, ...) are in test_util.h.
 #pragma once
 
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <atomic>
-#include <chrono>
-#include <thread>
 
 #include "sync/sema.h"
 
@@ -21,7 +23,10 @@ class WidenReleaseWindows {
     // Every other call per thread: a slow unlocker overtaken by a quick one is the bad case.
     go::detail::g_release_window_hook.store(+[] {
       thread_local unsigned calls = 0;
-      if (++calls % 2 == 1) std::this_thread::sleep_for(std::chrono::microseconds(100));
+      // A raw nanosleep: the sleep must block the M (see above), and with the syscall hooks
+      // std::this_thread::sleep_for parks the fiber instead.
+      static const timespec pause{0, 100'000};
+      if (++calls % 2 == 1) syscall(SYS_nanosleep, &pause, nullptr);
     });
   }
   ~WidenReleaseWindows() { go::detail::g_release_window_hook.store(nullptr); }
