@@ -11,7 +11,10 @@
 // Names, work and units are those of anchors/README.md; what is inside the timed region is
 // exactly what go/main.go times (see each function). `gocxx-bench http_hello <procs> <port>
 // [max_seconds]` serves instead (examples/http_server's code) and prints nothing: run.sh drives
-// wrk against it. Unknown bench or bad arguments: one line on stderr, exit 2.
+// wrk against it. `gocxx-bench echo_server <procs> <port> [max_seconds]` serves TCP echo the
+// same way (examples/echo_server's loop); bench/echo_compare.sh drives bench/go_echo's client
+// against it and against Go's echo server. Unknown bench or bad arguments: one line on
+// stderr, exit 2.
 //
 // Differences from the Go anchor that are not in the runtime under test:
 //  * Go calls runtime.GC() between the cold and the warm round, and before idle_memory's first
@@ -22,10 +25,13 @@
 //    256 KiB virtual, committed on touch).
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "go/go.h"
 #include "go/net.h"
@@ -303,7 +309,6 @@ double skynet_round() {
   return ms;
 }
 
-// ---------------------------------------------------------------- command line
 // ---------------------------------------------------------------- http_hello
 // Go: httpHello. Serves "hello world" on 127.0.0.1:<port> until killed or max_seconds pass,
 // with exactly the code of examples/http_server (examples/http_hello.h). The load (wrk) and
@@ -325,6 +330,44 @@ void http_hello_bench() {
   http_hello::serve(ln);
 }
 
+// ---------------------------------------------------------------- echo_server
+// Serves TCP echo on 127.0.0.1:<port> until killed or max_seconds pass: one fiber per
+// connection running examples/echo_server's loop (a 16 KiB buffer, read what is there, write it
+// all back). Not in the Go anchors (bench/go_echo holds the Go server and the load client); the
+// measurement is bench/echo_compare.sh's.
+void echo_conn(go::net::Conn c) {
+  std::vector<std::byte> buf(16 * 1024);
+  try {
+    for (std::size_t n; (n = c.read(buf)) != 0;) c.write(std::span(buf.data(), n));
+  } catch (const go::net::Error&) {
+    // The load client's connections end with a reset now and then: routine for a server.
+  }
+}
+
+void echo_server_bench() {
+  go::net::Listener ln;
+  try {
+    ln = go::net::listen("127.0.0.1:" + std::to_string(g_port));
+  } catch (const go::net::Error& e) {
+    std::fprintf(stderr, "gocxx-bench: echo_server: %s\n", e.what());
+    std::exit(1);
+  }
+  go([] {
+    go::this_fiber::sleep_for(std::chrono::seconds(g_max_seconds));
+    std::exit(0);
+  });
+  for (;;) {
+    try {
+      go(echo_conn, ln.accept());
+    } catch (const go::net::Error& e) {
+      // Out of fds and the like: say so, let connections finish, carry on (as the example).
+      std::fprintf(stderr, "gocxx-bench: echo_server: %s\n", e.what());
+      go::this_fiber::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- command line
 [[noreturn]] void usage_error(const std::string& msg) {
   std::fprintf(stderr, "gocxx-bench: %s\n", msg.c_str());
   std::exit(2);
@@ -369,19 +412,19 @@ int main(int argc, char** argv) {
     body = mutex_bench;
   } else if (bench == "skynet") {
     body = [] { two_rounds("skynet", "ms", skynet_round); };
-  } else if (bench == "http_hello") {
-    if (argc < 4) usage_error("usage: gocxx-bench http_hello <procs> <port> [max_seconds]");
+  } else if (bench == "http_hello" || bench == "echo_server") {
+    if (argc < 4) usage_error("usage: gocxx-bench " + bench + " <procs> <port> [max_seconds]");
     auto number = [&](const char* text, int lo, int hi) {
       char* end = nullptr;
       errno = 0;
       const long v = std::strtol(text, &end, 10);
       if (end == text || *end != '\0' || errno != 0 || v < lo || v > hi)
-        usage_error("bad number \"" + std::string(text) + "\" for http_hello");
+        usage_error("bad number \"" + std::string(text) + "\" for " + bench);
       return static_cast<int>(v);
     };
     g_port = number(argv[3], 1, 65535);
     if (argc > 4) g_max_seconds = number(argv[4], 1, 86400);
-    body = http_hello_bench;
+    body = bench == "http_hello" ? http_hello_bench : echo_server_bench;
   } else {
     usage_error("unknown bench \"" + bench + "\"");
   }

@@ -1,4 +1,5 @@
-// TCP networking that parks only the calling fiber, Go's package net: listen, dial, Listener, Conn.
+// TCP and UDP networking that parks only the calling fiber, Go's package net: listen, dial,
+// Listener, Conn for TCP; listen_udp, dial_udp, PacketConn, UdpConn for UDP.
 //
 // Every call tries its syscall first and waits in the runtime's netpoller only when the socket is
 // not ready, so a fiber blocked in read/write/accept/dial costs no OS thread; its P runs other
@@ -8,7 +9,9 @@
 // close() and the set_*deadline calls may come from any fiber or thread at any time (close wakes a
 // blocked reader/writer, which throws "use of closed network connection"). Two concurrent reads,
 // two concurrent writes or two concurrent accepts on one object are not supported (the netpoller
-// has one waiter slot per direction); they throw std::logic_error instead of hanging.
+// has one waiter slot per direction); they throw std::logic_error instead of hanging. The UDP
+// classes have no such limit: any number of fibers and threads may read and write one
+// PacketConn or UdpConn at once (each datagram is delivered to exactly one reader).
 #pragma once
 
 #include <chrono>
@@ -122,6 +125,87 @@ class Listener {
   detail::NetFd* fd_ = nullptr;
 };
 
+// An unconnected UDP socket (Go's net.PacketConn / *net.UDPConn from ListenUDP): receives
+// datagrams from anyone and sends to any address. Move-only; the destructor closes it.
+class PacketConn {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  PacketConn() noexcept = default;  // no socket: every operation throws Error(EBADF)
+  PacketConn(PacketConn&& other) noexcept : fd_(other.fd_) { other.fd_ = nullptr; }
+  PacketConn& operator=(PacketConn&& other) noexcept;
+  PacketConn(const PacketConn&) = delete;
+  PacketConn& operator=(const PacketConn&) = delete;
+  ~PacketConn();
+
+  // Waits for the next datagram and copies it into buf. Returns the bytes copied: the
+  // datagram's size, or buf.size() for a longer one, whose rest is discarded (Go's ReadFrom
+  // truncates the same way, without an error). 0 is an empty datagram, never end of stream;
+  // an empty buf still takes a datagram off the queue. `from`, unless null, receives the
+  // sender's address ("127.0.0.1:53124", "[::1]:53124"), ready for write_to.
+  std::size_t read_from(std::span<std::byte> buf, std::string* from = nullptr);
+  // Sends buf as one datagram to address ("127.0.0.1:9000", "[::1]:9000", "localhost:9000";
+  // an IPv4 address on a socket bound to ":0" is reached over IPv6's mapped form). Throws
+  // Error: "write udp 127.0.0.1:4000->[::1]:9000: sendto: address family not supported by
+  // protocol (EAFNOSUPPORT)", EMSGSIZE for a datagram the kernel will not send whole.
+  void write_to(std::span<const std::byte> buf, std::string_view address);
+
+  // Deadlines, as Conn's: a passed one fails read_from/write_to with Timeout.
+  void set_deadline(time_point t);
+  void set_read_deadline(time_point t);
+  void set_write_deadline(time_point t);
+
+  // Closes the socket; a party blocked in read_from/write_to throws Error(EBADF, "use of
+  // closed network connection"). Idempotent.
+  void close() noexcept;
+
+  std::string local_address() const;  // "127.0.0.1:4000" (port chosen for ":0"); "" if none
+  int fd() const noexcept;            // the socket (-1 once closed)
+
+ private:
+  friend PacketConn listen_udp(std::string_view address);
+  explicit PacketConn(detail::NetFd* fd) noexcept : fd_(fd) {}
+
+  detail::NetFd* fd_ = nullptr;
+};
+
+// A connected UDP socket (Go's *net.UDPConn from DialUDP): sends to and receives from its one
+// peer. Move-only; the destructor closes it.
+class UdpConn {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  UdpConn() noexcept = default;  // no socket: every operation throws Error(EBADF)
+  UdpConn(UdpConn&& other) noexcept : fd_(other.fd_) { other.fd_ = nullptr; }
+  UdpConn& operator=(UdpConn&& other) noexcept;
+  UdpConn(const UdpConn&) = delete;
+  UdpConn& operator=(const UdpConn&) = delete;
+  ~UdpConn();
+
+  // Waits for the next datagram from the peer; truncates as PacketConn::read_from does and
+  // returns the bytes copied (0: an empty datagram). Throws Error(ECONNREFUSED) when an
+  // earlier datagram found no one listening (the kernel reports the ICMP error here).
+  std::size_t read(std::span<std::byte> buf);
+  // Sends buf to the peer as one datagram, or throws.
+  void write(std::span<const std::byte> buf);
+
+  void set_deadline(time_point t);
+  void set_read_deadline(time_point t);
+  void set_write_deadline(time_point t);
+
+  void close() noexcept;  // as PacketConn::close
+
+  std::string local_address() const;
+  std::string remote_address() const;  // the peer, as dialed and resolved ("127.0.0.1:53")
+  int fd() const noexcept;
+
+ private:
+  friend UdpConn dial_udp(std::string_view address);
+  explicit UdpConn(detail::NetFd* fd) noexcept : fd_(fd) {}
+
+  detail::NetFd* fd_ = nullptr;
+};
+
 // Listens for TCP connections on address: "127.0.0.1:8080", "[::1]:0", "localhost:8080" or ":0"
 // (every local address, IPv4 and IPv6; the port 0 lets the kernel choose, see address()). The
 // socket has SO_REUSEADDR; backlog <= 0 means the system's maximum. Throws Error ("listen tcp
@@ -134,6 +218,18 @@ Listener listen(std::string_view address, int backlog = 1024);
 // as the kernel does. Throws Error: "dial tcp 127.0.0.1:1: connect: connection refused
 // (ECONNREFUSED)".
 Conn dial(std::string_view address, std::chrono::nanoseconds timeout = {});
+
+// Opens a UDP socket bound to address: "127.0.0.1:4000", "[::1]:0", ":0" (every local
+// address, IPv4 and IPv6), as listen does for TCP (but without SO_REUSEADDR: two sockets on
+// one UDP port would split its datagrams). Throws Error ("listen udp 127.0.0.1:53: bind:
+// permission denied (EACCES)"; a malformed address gives EINVAL).
+PacketConn listen_udp(std::string_view address);
+
+// Opens a UDP socket connected to address ("127.0.0.1:53", "[::1]:53", "localhost:53"; each
+// resolved address in turn until the kernel takes one). Connecting sends nothing: a missing
+// peer shows up as Error(ECONNREFUSED) on a later read or write. Throws Error ("dial udp
+// 127.0.0.1: missing port in address").
+UdpConn dial_udp(std::string_view address);
 
 }  // namespace net
 }  // namespace go

@@ -1,4 +1,5 @@
-// go::net: TCP listen/dial/accept/read/write that park only the calling fiber (Go's net package).
+// go::net: TCP listen/dial/accept/read/write and UDP datagrams that park only the calling fiber
+// (Go's net package).
 //
 // The problem. A server written one fiber per connection, blocking-style, must cost no OS thread
 // per waiting connection, must be woken by the kernel's readiness and by deadlines and close()
@@ -22,6 +23,18 @@
 // only once no call is inside it any more, so its number is never reused under a running call.
 // The handle's destructor closes and hands the NetFd over; the last call out frees it.
 //
+// UDP. A PacketConn (listen_udp) and a UdpConn (dial_udp) are the same NetFd on a SOCK_DGRAM
+// socket, with the network "udp" in its messages; the close and deadline protocol is TCP's.
+// Datagram I/O differs from stream I/O in three ways, all handled in NetFd::recv_from/send_to:
+// a read returns one datagram (0 bytes is an empty datagram, not EOF), a write is one datagram
+// sent whole or not at all, and any number of fibers may read and write at once (net_fd.cpp,
+// "Datagram sockets": only waiting is serialised). write_to takes a text address, as the rest
+// of go::net does: a literal costs an inet_pton, a name a lookup on the go::blocking pool per
+// datagram (Go's WriteTo takes a resolved net.Addr instead; callers with names resolve once).
+// On a dual-stack socket (":0", bound to [::]) an IPv4 target is sent to its IPv4-mapped IPv6
+// form, and a mapped sender reads back as plain IPv4 (format_address), so that the `from` of
+// read_from can always be handed to write_to.
+//
 // Rejected alternatives:
 //  * Blocking sockets with the syscall hooks doing the parking: every operation would pay the
 //    hook's fd-table lookup and deadlines would need SO_RCVTIMEO emulation; go::net is the layer
@@ -35,9 +48,10 @@
 //
 // Invariants:
 //  * A NetFd's fd is open and registered for as long as any call holds a reference to it.
-//  * At most one party waits per direction on a PollDesc (checked: busy_ in NetFd).
-//  * An Error's message starts "<op> tcp <address>", and its code() is the errno (EBADF for a
-//    closed connection, ETIMEDOUT for a passed deadline, EINVAL for a malformed address).
+//  * At most one party waits per direction on a PollDesc (streams: checked by busy_ in NetFd;
+//    datagrams: ensured by NetFd's gate_).
+//  * An Error's message starts "<op> <tcp|udp> <address>", and its code() is the errno (EBADF
+//    for a closed connection, ETIMEDOUT for a passed deadline, EINVAL for a malformed address).
 #include "go/net.h"
 
 #include <netinet/in.h>
@@ -84,8 +98,8 @@ std::int64_t deadline_ns(std::chrono::steady_clock::time_point t) {
   return ns > 0 ? ns : 1;
 }
 
-[[noreturn]] void throw_no_socket(const char* op) {
-  throw Error(EBADF, std::string(op) + " tcp", "use of closed network connection");
+[[noreturn]] void throw_no_socket(const char* op, const char* network = "tcp") {
+  throw Error(EBADF, std::string(op) + " " + network, "use of closed network connection");
 }
 
 void set_nodelay(int fd) {
@@ -102,6 +116,66 @@ struct Pending {
   }
   detail::NetFd* take() { return std::exchange(fd, nullptr); }
 };
+
+// A socket of `type` (SOCK_STREAM, SOCK_DGRAM) bound to the first usable address of a listen
+// or listen_udp address, registered with the netpoller; its NetFd is named `network`.
+// SO_REUSEADDR when `reuse_address` (TCP listeners only). Throws Error (context: "listen tcp
+// <address>").
+detail::NetFd* bound_socket(std::string_view address, int type, const char* network,
+                            bool reuse_address, const std::string& context) {
+  const detail::HostPort hp = detail::split_host_port(address, context);
+  const std::vector<detail::SockAddr> addrs = detail::resolve(hp, /*passive=*/true, context);
+  const bool any = hp.host.empty();
+  const int protocol = type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
+
+  int fd = -1;
+  const detail::SockAddr* at = nullptr;
+  for (const detail::SockAddr& a : addrs) {
+    fd = ::socket(a.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    at = &a;
+    // ":port" on a kernel without IPv6 falls back to 0.0.0.0 (the next wildcard).
+    if (fd >= 0 || !any || errno != EAFNOSUPPORT) break;
+  }
+  if (fd < 0) throw Error(errno, context + ": socket");
+  Pending p{detail::NetFd::open(fd, context)};
+  p.fd->network = network;
+  p.fd->family = at->family();
+  const int one = 1;
+  const int zero = 0;
+  // SO_REUSEADDR: a restarted server can bind its port while old connections sit in TIME_WAIT.
+  if (reuse_address && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+    throw Error(errno, context + ": setsockopt");
+  // ":port" means every address, IPv4 included, on the one IPv6 socket (as in Go).
+  if (any && at->family() == AF_INET6 &&
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
+    throw Error(errno, context + ": setsockopt");
+  if (::bind(fd, at->get(), at->len) != 0) throw Error(errno, context + ": bind");
+  return p.take();
+}
+
+// The address among addrs that a socket of `family` can send to: the first of its family;
+// on an IPv6 socket, else the first IPv4 one in its mapped form (::ffff:a.b.c.d); else the
+// first, for the kernel to refuse with an error that names the mismatch (EAFNOSUPPORT).
+detail::SockAddr pick_target(const std::vector<detail::SockAddr>& addrs, int family) {
+  for (const detail::SockAddr& a : addrs)
+    if (a.family() == family) return a;
+  if (family == AF_INET6) {
+    for (const detail::SockAddr& a : addrs) {
+      if (a.family() != AF_INET) continue;
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a.storage);
+      detail::SockAddr m;
+      auto* v6 = reinterpret_cast<sockaddr_in6*>(&m.storage);
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = v4->sin_port;
+      v6->sin6_addr.s6_addr[10] = 0xff;
+      v6->sin6_addr.s6_addr[11] = 0xff;
+      std::memcpy(&v6->sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+      m.len = sizeof(sockaddr_in6);
+      return m;
+    }
+  }
+  return addrs.front();
+}
 
 // One connect attempt to `to`; the connected NetFd, or throws (Timeout once deadline passes).
 detail::NetFd* dial_one(const detail::SockAddr& to, std::int64_t deadline) {
@@ -241,30 +315,8 @@ int Listener::fd() const noexcept {
 
 Listener listen(std::string_view address, int backlog) {
   const std::string context = "listen tcp " + std::string(address);
-  const detail::HostPort hp = detail::split_host_port(address, context);
-  const std::vector<detail::SockAddr> addrs = detail::resolve(hp, /*passive=*/true, context);
-  const bool any = hp.host.empty();
-
-  int fd = -1;
-  const detail::SockAddr* at = nullptr;
-  for (const detail::SockAddr& a : addrs) {
-    fd = ::socket(a.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-    at = &a;
-    // ":port" on a kernel without IPv6 falls back to 0.0.0.0 (the next wildcard).
-    if (fd >= 0 || !any || errno != EAFNOSUPPORT) break;
-  }
-  if (fd < 0) throw Error(errno, context + ": socket");
-  Pending p{detail::NetFd::open(fd, context)};
-  const int one = 1;
-  const int zero = 0;
-  // SO_REUSEADDR: a restarted server can bind its port while old connections sit in TIME_WAIT.
-  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-    throw Error(errno, context + ": setsockopt");
-  // ":port" means every address, IPv4 included, on the one IPv6 socket (as in Go).
-  if (any && at->family() == AF_INET6 &&
-      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
-    throw Error(errno, context + ": setsockopt");
-  if (::bind(fd, at->get(), at->len) != 0) throw Error(errno, context + ": bind");
+  Pending p{bound_socket(address, SOCK_STREAM, "tcp", /*reuse_address=*/true, context)};
+  const int fd = p.fd->fd();
   if (::listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0)
     throw Error(errno, context + ": listen");
   p.fd->local = detail::local_address_of(fd);
@@ -284,6 +336,158 @@ Conn dial(std::string_view address, std::chrono::nanoseconds timeout) {
       return Conn(dial_one(a, deadline));
     } catch (const Timeout&) {
       throw;  // the whole dial's time is up
+    } catch (const Error&) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  std::rethrow_exception(first);
+}
+
+// ---- PacketConn
+
+PacketConn& PacketConn::operator=(PacketConn&& other) noexcept {
+  if (this != &other) {
+    if (fd_ != nullptr) fd_->release();
+    fd_ = std::exchange(other.fd_, nullptr);
+  }
+  return *this;
+}
+
+PacketConn::~PacketConn() {
+  if (fd_ != nullptr) fd_->release();
+}
+
+std::size_t PacketConn::read_from(std::span<std::byte> buf, std::string* from) {
+  if (fd_ == nullptr) throw_no_socket("read", "udp");
+  if (from == nullptr) return fd_->recv_from(buf, nullptr, nullptr);
+  sockaddr_storage peer;
+  socklen_t len = sizeof peer;
+  const std::size_t n = fd_->recv_from(buf, reinterpret_cast<sockaddr*>(&peer), &len);
+  *from = detail::format_address(reinterpret_cast<const sockaddr*>(&peer), len);
+  return n;
+}
+
+void PacketConn::write_to(std::span<const std::byte> buf, std::string_view address) {
+  if (fd_ == nullptr) throw_no_socket("write", "udp");
+  const std::string context = fd_->context("write", address);
+  const detail::HostPort hp = detail::split_host_port(address, context);
+  const detail::SockAddr to =
+      pick_target(detail::resolve(hp, /*passive=*/false, context), fd_->family);
+  fd_->send_to(buf, to.get(), to.len, address);
+}
+
+void PacketConn::set_deadline(time_point t) {
+  if (fd_ == nullptr) throw_no_socket("set", "udp");
+  fd_->set_deadline(true, true, deadline_ns(t));
+}
+
+void PacketConn::set_read_deadline(time_point t) {
+  if (fd_ == nullptr) throw_no_socket("set", "udp");
+  fd_->set_deadline(true, false, deadline_ns(t));
+}
+
+void PacketConn::set_write_deadline(time_point t) {
+  if (fd_ == nullptr) throw_no_socket("set", "udp");
+  fd_->set_deadline(false, true, deadline_ns(t));
+}
+
+void PacketConn::close() noexcept {
+  if (fd_ != nullptr) fd_->close();
+}
+
+std::string PacketConn::local_address() const {
+  return fd_ != nullptr ? fd_->local : std::string();
+}
+
+int PacketConn::fd() const noexcept {
+  return fd_ != nullptr ? fd_->fd() : -1;
+}
+
+// ---- UdpConn
+
+UdpConn& UdpConn::operator=(UdpConn&& other) noexcept {
+  if (this != &other) {
+    if (fd_ != nullptr) fd_->release();
+    fd_ = std::exchange(other.fd_, nullptr);
+  }
+  return *this;
+}
+
+UdpConn::~UdpConn() {
+  if (fd_ != nullptr) fd_->release();
+}
+
+std::size_t UdpConn::read(std::span<std::byte> buf) {
+  if (fd_ == nullptr) throw_no_socket("read", "udp");
+  return fd_->recv_from(buf, nullptr, nullptr);
+}
+
+void UdpConn::write(std::span<const std::byte> buf) {
+  if (fd_ == nullptr) throw_no_socket("write", "udp");
+  fd_->send_to(buf, nullptr, 0, {});
+}
+
+void UdpConn::set_deadline(time_point t) {
+  if (fd_ == nullptr) throw_no_socket("set", "udp");
+  fd_->set_deadline(true, true, deadline_ns(t));
+}
+
+void UdpConn::set_read_deadline(time_point t) {
+  if (fd_ == nullptr) throw_no_socket("set", "udp");
+  fd_->set_deadline(true, false, deadline_ns(t));
+}
+
+void UdpConn::set_write_deadline(time_point t) {
+  if (fd_ == nullptr) throw_no_socket("set", "udp");
+  fd_->set_deadline(false, true, deadline_ns(t));
+}
+
+void UdpConn::close() noexcept {
+  if (fd_ != nullptr) fd_->close();
+}
+
+std::string UdpConn::local_address() const {
+  return fd_ != nullptr ? fd_->local : std::string();
+}
+
+std::string UdpConn::remote_address() const {
+  return fd_ != nullptr ? fd_->remote : std::string();
+}
+
+int UdpConn::fd() const noexcept {
+  return fd_ != nullptr ? fd_->fd() : -1;
+}
+
+// ---- listen_udp, dial_udp
+
+PacketConn listen_udp(std::string_view address) {
+  const std::string context = "listen udp " + std::string(address);
+  Pending p{bound_socket(address, SOCK_DGRAM, "udp", /*reuse_address=*/false, context)};
+  p.fd->local = detail::local_address_of(p.fd->fd());
+  return PacketConn(p.take());
+}
+
+UdpConn dial_udp(std::string_view address) {
+  const std::string context = "dial udp " + std::string(address);
+  const detail::HostPort hp = detail::split_host_port(address, context);
+  const std::vector<detail::SockAddr> addrs = detail::resolve(hp, /*passive=*/false, context);
+  // Each address in turn until the kernel accepts one (an IPv6 address on a host without
+  // IPv6 fails at socket or connect); the first error is the one reported, as dial does.
+  std::exception_ptr first;
+  for (const detail::SockAddr& a : addrs) {
+    const std::string remote = detail::format_address(a.get(), a.len);
+    try {
+      const int fd = ::socket(a.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+      if (fd < 0) throw Error(errno, "dial udp " + remote + ": socket");
+      Pending p{detail::NetFd::open(fd, "dial udp " + remote)};
+      p.fd->network = "udp";
+      p.fd->family = a.family();
+      p.fd->remote = remote;
+      // A datagram socket's connect only records the peer: it never waits (no EINPROGRESS).
+      if (::connect(fd, a.get(), a.len) != 0)
+        throw Error(errno, "dial udp " + remote + ": connect");
+      p.fd->local = detail::local_address_of(fd);
+      return UdpConn(p.take());
     } catch (const Error&) {
       if (!first) first = std::current_exception();
     }

@@ -24,6 +24,7 @@
 #include <gtest/gtest.h>
 
 #include "go/go.h"
+#include "net_test_util.h"
 #include "test_util.h"
 
 using namespace std::chrono_literals;
@@ -33,26 +34,19 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using net_test::bytes;
+using net_test::have_ipv6_loopback;
+using net_test::open_fds;
+using net_test::port_of;
+using net_test::text;
+using net_test::wait_flag;
+
 static_assert(!std::is_copy_constructible_v<go::net::Conn>);
 static_assert(!std::is_copy_constructible_v<go::net::Listener>);
 static_assert(std::is_nothrow_move_constructible_v<go::net::Conn>);
 static_assert(std::is_nothrow_move_assignable_v<go::net::Listener>);
 static_assert(std::is_base_of_v<std::system_error, go::net::Error>);
 static_assert(std::is_base_of_v<go::net::Error, go::net::Timeout>);
-
-int open_fds() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
-}
-
-std::span<const std::byte> bytes(const std::string& s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
-
-std::string text(std::span<const std::byte> b) {
-  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-}
 
 // Reads exactly n bytes (fails the test at an early EOF).
 std::string read_n(go::net::Conn& c, std::size_t n) {
@@ -76,15 +70,6 @@ void echo(go::net::Conn c) {
   }
 }
 
-std::string port_of(const std::string& address) {
-  return address.substr(address.rfind(':') + 1);
-}
-
-// Waits (sleeping, fiber or thread) until flag is set.
-void wait_flag(const std::atomic<bool>& flag) {
-  while (!flag.load()) go::this_fiber::sleep_for(1ms);
-}
-
 // A TCP connection over 127.0.0.1, both ends (dial completes into the listen backlog, so no
 // concurrent accept is needed), and the listener, kept open as in the tests that need it.
 struct Connected {
@@ -101,38 +86,13 @@ Connected connect_over_loopback() {
   return p;
 }
 
-// True when this machine can bind [::1].
-bool have_ipv6_loopback() {
-  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_addr = in6addr_loopback;
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-class NetTest : public gocxx_test::ProcsTest {
+class NetTest : public net_test::FdCheckedTest {
  protected:
   static void SetUpTestSuite() {
     // The netpoller's epoll fd and eventfd are created on first use and live for the process:
     // create them before the first fd count.
     go::net::Listener warm = go::net::listen("127.0.0.1:0");
   }
-  void SetUp() override { fds_before_ = open_fds(); }
-  void TearDown() override {
-    // A connection closed by its last user may still be finishing on another M: give it a moment.
-    int now = open_fds();
-    for (int i = 0; i < 2000 && now > fds_before_; ++i) {
-      std::this_thread::sleep_for(1ms);
-      now = open_fds();
-    }
-    EXPECT_EQ(now, fds_before_) << "fds leaked";
-  }
-
- private:
-  int fds_before_ = 0;
 };
 
 TEST_P(NetTest, EchoRoundTripAndAddresses) {
@@ -553,7 +513,7 @@ TEST_P(NetTest, MalformedAddressesAreClearErrors) {
 }
 
 TEST_P(NetTest, Ipv6Loopback) {
-  if (!have_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback ([::1]) on this machine";
+  if (!have_ipv6_loopback(SOCK_STREAM)) GTEST_SKIP() << "no IPv6 loopback ([::1]) on this machine";
   run([] {
     go::net::Listener ln = go::net::listen("[::1]:0");
     EXPECT_EQ(ln.address().rfind("[::1]:", 0), 0u) << ln.address();
