@@ -100,17 +100,8 @@ void CondVar::notify_one() noexcept {
 void CondVar::notify_all() noexcept {
   detail::Sema& s = detail::sema_of(sema_);
   if (s.nwait.load(std::memory_order_relaxed) == 0) return;  // as in notify_one
-  detail::Waiter* first = nullptr;
-  detail::Waiter* last = nullptr;
   s.lock.lock();
-  while (detail::Waiter* w = s.pop_locked()) {
-    w->next = nullptr;  // dequeued: its link serves the wake list
-    if (last != nullptr)
-      last->next = w;
-    else
-      first = w;
-    last = w;
-  }
+  detail::Waiter* first = s.pop_all_locked();
   s.lock.unlock();
   detail::wake_list(first);
 }

@@ -239,6 +239,20 @@ bool Sema::wait_queued(Waiter& w, std::int64_t deadline, const char* reason) {
 }
 
 // Caller holds lock.
+Waiter* Sema::pop_all_locked() noexcept {
+  Waiter* first = nullptr;
+  Waiter* last = nullptr;
+  while (Waiter* w = pop_locked()) {
+    w->next = nullptr;  // dequeued: its link serves the wake list
+    if (last != nullptr)
+      last->next = w;
+    else
+      first = w;
+    last = w;
+  }
+  return first;
+}
+
 Waiter* Sema::pop_locked() noexcept {
   while (Waiter* w = queue.pop_front()) {
     nwait.fetch_sub(1, std::memory_order_relaxed);  // under lock

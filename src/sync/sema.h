@@ -85,6 +85,9 @@ struct Sema {
   // whose deadline won its claim is dropped: it removes itself) and marks it woken by a
   // waker (Waiter::success); nullptr if none. The caller wakes it after unlocking.
   Waiter* pop_locked() noexcept;
+  // Caller holds `lock`. Pops every party as pop_locked does, in queue order, linked through
+  // Waiter::next for wake_list() once the caller has unlocked; nullptr if none.
+  Waiter* pop_all_locked() noexcept;
 };
 
 static_assert(sizeof(Sema) <= sizeof(SemaSlot) && alignof(Sema) <= alignof(SemaSlot),

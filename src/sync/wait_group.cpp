@@ -109,16 +109,7 @@ void WaitGroup::add(int n) {
       return;
     }
   }
-  detail::Waiter* first = nullptr;
-  detail::Waiter* last = nullptr;
-  while (detail::Waiter* w = sema.pop_locked()) {
-    w->next = nullptr;  // dequeued: its link serves the wake list
-    if (last != nullptr)
-      last->next = w;
-    else
-      first = w;
-    last = w;
-  }
+  detail::Waiter* first = sema.pop_all_locked();
   sema.lock.unlock();
   detail::wake_list(first);
 }
