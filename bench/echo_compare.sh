@@ -43,54 +43,32 @@ mkdir -p "$WORK" "$RESULTS"
 RAW="$RESULTS/raw.txt"
 ERR="$RESULTS/stderr.txt"
 : >"$RAW"
-TICK=$(getconf CLK_TCK)
-
-die() { echo "echo_compare: $*" >&2; exit 1; }
-command -v taskset >/dev/null || die "taskset not found (util-linux)"
-command -v go >/dev/null || die "go not found (apt-get install golang-go)"
+COMPARE_NAME=echo_compare
+# shellcheck source=bench/compare_lib.sh
+. "$HERE/compare_lib.sh"
+need taskset "util-linux"
+need go "apt-get install golang-go"
 
 # ------------------------------------------------------------------ build
 echo "# building go_echo ($(go version | cut -d' ' -f3))" >&2
 (cd "$HERE/go_echo" && CGO_ENABLED=0 go build -trimpath -o "$WORK/go_echo" .) ||
     die "go build failed"
-if [ -z "${GOCXX_BENCH:-}" ]; then
-    echo "# building gocxx-bench (Release) in $WORK/build" >&2
-    if ! cmake -S "$ROOT" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release >>"$ERR" 2>&1 ||
-        ! cmake --build "$WORK/build" -j"$(nproc)" --target gocxx-bench >>"$ERR" 2>&1; then
-        die "gocxx-bench build failed (see $ERR)"
-    fi
-    GOCXX_BENCH="$WORK/build/bench/gocxx-bench"
-fi
-[ -x "$GOCXX_BENCH" ] || die "no gocxx-bench at $GOCXX_BENCH"
+build_gocxx_bench
 
-# ------------------------------------------------------------------ helpers
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# CPU ticks (utime + stime, all threads) of a process: the fields after "pid (comm) ".
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
-
-median() { sort -g | awk '{v[NR] = $1} END {
-    if (NR == 0) { print "nan"; exit }
-    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
+# ------------------------------------------------------------------ runs
 # one_run IMPL CONNS: appends "<impl> <conns> <msg/s> <us/msg>" to $RESULTS/runs.txt.
 one_run() {
-    local impl=$1 conns=$2 pid ok c0 c1 out rate msgs cpu_us
-    while port_busy "$PORT"; do PORT=$((PORT + 1)); done
+    local impl=$1 conns=$2 pid c0 c1 out rate msgs cpu_us
+    next_free_port
     if [ "$impl" = gocxx ]; then
         taskset -c "$SERVER_CPU" "$GOCXX_BENCH" echo_server "$SERVER_PROCS" "$PORT" $((SECS + 60)) 2>>"$ERR" &
     else
         taskset -c "$SERVER_CPU" "$WORK/go_echo" server "$SERVER_PROCS" "$PORT" $((SECS + 60)) 2>>"$ERR" &
     fi
     pid=$!
-    ok=0
-    for _ in $(seq 1 100); do
-        if port_busy "$PORT"; then ok=1; break; fi
-        sleep 0.05
-    done
-    if [ $ok = 0 ]; then
+    if ! wait_for_port "$PORT"; then
         echo "# echo_$conns impl=$impl: server did not start on port $PORT"
-        kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+        stop_server "$pid"
         PORT=$((PORT + 1))
         return
     fi
@@ -98,8 +76,7 @@ one_run() {
     out=$(taskset -c "$CLIENT_CPU" "$WORK/go_echo" client "127.0.0.1:$PORT" "$conns" "$SECS" \
         "$impl" "$SERVER_PROCS" 2>>"$ERR")
     c1=$(cpu_ticks "$pid")
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    stop_server "$pid"
     PORT=$((PORT + 1))
     printf '%s\n' "$out" >>"$RAW"
     rate=$(printf '%s\n' "$out" | awk -F'value=' '/^bench=/ {split($2, a, " "); print a[1]}')
@@ -108,8 +85,7 @@ one_run() {
         echo "# echo_$conns impl=$impl: no result (see $ERR)"
         return
     fi
-    cpu_us=$(awk -v a="$c0" -v b="$c1" -v t="$TICK" -v m="$msgs" \
-        'BEGIN {printf "%.4g", (b - a) / t * 1e6 / m}')
+    cpu_us=$(us_per "$c0" "$c1" "$msgs")
     echo "# echo_$conns impl=$impl run: $rate msg/s, server cpu $((c1 - c0)) ticks, $cpu_us us/msg" >>"$RAW"
     echo "$impl $conns $rate $cpu_us" >>"$RESULTS/runs.txt"
 }
@@ -117,9 +93,9 @@ one_run() {
 # ------------------------------------------------------------------ main
 {
     echo "# echo_compare: host=$(uname -n) cpus=$(nproc) runs=$RUNS seconds=$SECS server_procs=$SERVER_PROCS"
-    echo "# server on cpu $SERVER_CPU, client on cpu $CLIENT_CPU; loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "# server on cpu $SERVER_CPU, client on cpu $CLIENT_CPU; loadavg at start: $(loadavg)"
     echo "# busiest other processes at start:"
-    ps -eo pcpu=,comm= --sort=-pcpu | head -5 | sed 's/^/#   /'
+    busiest_processes
 } | tee -a "$RAW"
 : >"$RESULTS/runs.txt"
 for conns in $CONNS; do
@@ -127,7 +103,7 @@ for conns in $CONNS; do
         for impl in $IMPLS; do one_run "$impl" "$conns"; done
     done
 done
-echo "# loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RAW"
+echo "# loadavg at end: $(loadavg)" | tee -a "$RAW"
 
 declare -A RATE CPU
 for conns in $CONNS; do

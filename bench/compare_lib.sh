@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# Shell helpers shared by bench/echo_compare.sh and bench/http_compare.sh. Sourced, not run:
+#   . "$HERE/compare_lib.sh"
+# The sourcing script sets these first:
+#   COMPARE_NAME   prefix of its error messages (echo_compare, http_compare)
+#   ROOT           the repository root
+#   WORK           its binaries and results (build_gocxx_bench builds in $WORK/build)
+#   ERR            file that collects the build log and the programs' stderr
+#   PORT           first port to try on 127.0.0.1 (next_free_port moves it on)
+
+TICK=$(getconf CLK_TCK) # /proc/<pid>/stat counts CPU time in these ticks
+
+die() { echo "$COMPARE_NAME: $*" >&2; exit 1; }
+
+# need COMMAND HINT: dies unless COMMAND is on PATH; HINT says where it comes from.
+need() { command -v "$1" >/dev/null || die "$1 not found ($2)"; }
+
+# Builds gocxx-bench (Release) in $WORK/build unless GOCXX_BENCH names one; sets GOCXX_BENCH.
+build_gocxx_bench() {
+    if [ -z "${GOCXX_BENCH:-}" ]; then
+        echo "# building gocxx-bench (Release) in $WORK/build" >&2
+        if ! cmake -S "$ROOT" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release >>"$ERR" 2>&1 ||
+            ! cmake --build "$WORK/build" -j"$(nproc)" --target gocxx-bench >>"$ERR" 2>&1; then
+            die "gocxx-bench build failed (see $ERR)"
+        fi
+        GOCXX_BENCH="$WORK/build/bench/gocxx-bench"
+    fi
+    [ -x "$GOCXX_BENCH" ] || die "no gocxx-bench at $GOCXX_BENCH"
+}
+
+# port_busy PORT: true when something accepts connections on 127.0.0.1:PORT. The probe is a
+# real connection (opened and closed at once) that the server under test sees too.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Moves PORT on to the first port nobody listens on.
+next_free_port() { while port_busy "$PORT"; do PORT=$((PORT + 1)); done; }
+
+# wait_for_port PORT [TRIES]: true once a server listens on PORT; polls every 50 ms, TRIES
+# times (default 100: 5 s).
+wait_for_port() {
+    local _
+    for _ in $(seq 1 "${2:-100}"); do
+        if port_busy "$1"; then return 0; fi
+        sleep 0.05
+    done
+    return 1
+}
+
+# stop_server PID: SIGTERM (every server here dies of it: none handles it) and reap it.
+stop_server() {
+    kill "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+# CPU ticks (utime + stime, all threads) of a process: the fields after "pid (comm) ".
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
+
+# us_per TICKS_BEFORE TICKS_AFTER COUNT: the CPU time between the two readings, in
+# microseconds per item of COUNT.
+us_per() {
+    awk -v a="$1" -v b="$2" -v t="$TICK" -v m="$3" 'BEGIN {printf "%.4g", (b - a) / t * 1e6 / m}'
+}
+
+# Median of the numbers on stdin, one per line; "nan" when there are none.
+median() { sort -g | awk '{v[NR] = $1} END {
+    if (NR == 0) { print "nan"; exit }
+    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# The five processes using the most CPU (ps's lifetime average), as '#' remark lines.
+busiest_processes() { ps -eo pcpu=,comm= --sort=-pcpu | head -5 | sed 's/^/#   /'; }
