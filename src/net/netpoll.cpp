@@ -244,6 +244,10 @@ PollStatus thread_wait_fd(PollDesc* pd, PollMode mode) {
     const std::int64_t d = pd->deadline(mode).load(std::memory_order_acquire);
     if (d > 0) {
       const std::int64_t left = d - now_ns();
+      if (left <= 0) {  // it passed since state_of looked (ppoll would fail with EINVAL)
+        st = PollStatus::timeout;
+        break;
+      }
       ts.tv_sec = static_cast<time_t>(left / 1'000'000'000);
       ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
       timeout = &ts;

@@ -286,6 +286,19 @@ TEST(NetpollThreads, PlainThreadWaitsInPollAndSeesDeadlinesAndClose) {
   EXPECT_EQ(done.load(), 1);
 }
 
+// A deadline that passes between the wait's check of it and its ppoll must read as a timeout
+// (it once gave ppoll a negative timeout: EINVAL, reported as closed).
+TEST(NetpollThreads, PlainThreadDeadlineThatPassesAsTheWaitStartsIsATimeout) {
+  Pair p;
+  char c = 0;
+  // Deadlines from 0 to 5 us ahead in 10 ns steps: some pass just between the two.
+  for (int i = 0; i < 20000; ++i) {
+    go::detail::poll_set_deadline(p.pd[0], PollMode::read,
+                                  from_now(std::chrono::nanoseconds(i % 500 * 10)));
+    ASSERT_EQ(read_byte(p, 0, &c), PollStatus::timeout) << "iteration " << i;
+  }
+}
+
 TEST(NetpollErrors, RegularFilesAreRefusedWithAClearError) {
   const int fd = ::open("/proc/self/status", O_RDONLY | O_NONBLOCK);
   ASSERT_GE(fd, 0);
