@@ -38,6 +38,7 @@
 // below, which no guard page catches (GCC's -fstack-clash-protection would).
 #include "sched/stack.h"
 
+#include <execinfo.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -247,6 +248,28 @@ void append_str(char* buf, std::size_t* len, const char* s) {
   while (*s != '\0') buf[(*len)++] = *s++;
 }
 
+void write_all(const char* buf, std::size_t len) {
+  for (std::size_t done = 0; done < len;) {
+    ssize_t w = write(STDERR_FILENO, buf + done, len - done);
+    if (w <= 0 && errno != EINTR) break;
+    if (w > 0) done += static_cast<std::size_t>(w);
+  }
+}
+
+// A fault that is not a stack overflow, about to take the default action (a core dump, no
+// message): say what and where first, with the faulting thread's stack. backtrace() was
+// called once at installation, so that it does not load libgcc (malloc) in here.
+void report_crash(const void* fault) {
+  char buf[128];
+  std::size_t len = 0;
+  append_str(buf, &len, "gocxx: fatal: SIGSEGV: invalid memory access at ");
+  append_hex(buf, &len, reinterpret_cast<std::uintptr_t>(fault));
+  append_str(buf, &len, " (not a fiber stack overflow); stack:\n");
+  write_all(buf, len);
+  void* frames[64];
+  backtrace_symbols_fd(frames, backtrace(frames, 64), STDERR_FILENO);
+}
+
 [[noreturn]] void report_overflow(const Stack& stack, const void* fault) {
   if (OverflowReporter r = g_reporter.load(std::memory_order_acquire)) r(stack, fault);
   char buf[256];
@@ -258,11 +281,7 @@ void append_str(char* buf, std::size_t* len, const char* s) {
   append_str(buf, &len, ", ");
   append_hex(buf, &len, reinterpret_cast<std::uintptr_t>(stack.top()));
   append_str(buf, &len, ")\n");
-  for (std::size_t done = 0; done < len;) {
-    ssize_t w = write(STDERR_FILENO, buf + done, len - done);
-    if (w <= 0 && errno != EINTR) break;
-    if (w > 0) done += static_cast<std::size_t>(w);
-  }
+  write_all(buf, len);
   abort();
 }
 
@@ -275,7 +294,12 @@ void on_sigsegv(int sig, siginfo_t* info, void* /*ucontext*/) {
       report_overflow(stack, info->si_addr);
     }
   }
-  // Not ours: put back the disposition we replaced and return. A faulting access re-executes
+  // Not ours. Where nobody else handles it, tell what happened before the core dump.
+  if (info != nullptr && info->si_code > 0 && (g_prev_segv.sa_flags & SA_SIGINFO) == 0 &&
+      g_prev_segv.sa_handler == SIG_DFL) {
+    report_crash(info->si_addr);
+  }
+  // Put back the disposition we replaced and return. A faulting access re-executes
   // and now reaches that handler (ASan's report, a core dump for SIG_DFL) with its own flags
   // and a fresh siginfo. The process is crashing anyway, so losing ours costs nothing.
   sigaction(SIGSEGV, &g_prev_segv, nullptr);
@@ -286,6 +310,8 @@ void on_sigsegv(int sig, siginfo_t* info, void* /*ucontext*/) {
 void install_process_handler() {
   static std::once_flag once;
   std::call_once(once, [] {
+    void* frame;
+    (void)backtrace(&frame, 1);  // loads libgcc's unwinder now, not in the handler
     // Read the old disposition first so it is complete before our handler can run.
     if (sigaction(SIGSEGV, nullptr, &g_prev_segv) != 0) {
       throw std::system_error(errno, std::system_category(), "sigaction(SIGSEGV)");

@@ -493,6 +493,13 @@ TEST(SchedulerDeath, UncaughtExceptionNamesTheFiberAndItsSpawnSite) {
                "std::runtime_error: boom");
 }
 
+// An address no one maps, hidden from the optimizer (which would otherwise treat the store as
+// unreachable).
+[[gnu::noinline]] void* go_test_null_pointer() {
+  static volatile std::uintptr_t address = 0x10;
+  return reinterpret_cast<void*>(address);
+}
+
 int recurse(int depth) {
   volatile char pad[1024];
   pad[0] = static_cast<char>(depth);
@@ -510,6 +517,22 @@ TEST(SchedulerDeath, StackOverflowNamesTheFiber) {
                    },
                    cfg),
                "stack overflow in fiber [0-9]+ \\(spawned at .*scheduler_test.cpp:[0-9]+\\)");
+}
+
+// A fault that is no stack overflow still gets a message (and the stack) before the core dump.
+TEST(SchedulerDeath, OtherSegfaultsSayWhatAndWhere) {
+#if defined(GOCXX_TSAN) || defined(GOCXX_ASAN)
+  GTEST_SKIP() << "plain build only (the sanitizer's own SIGSEGV handler reports it there)";
+#endif
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(go::run(
+                   [] {
+                     go([] { *static_cast<volatile int*>(go_test_null_pointer()) = 1; });
+                     go::this_fiber::sleep_for(1s);
+                   },
+                   procs(1)),
+               "gocxx: fatal: SIGSEGV: invalid memory access at 0x10 \\(not a fiber stack "
+               "overflow\\); stack:");
 }
 
 }  // namespace
