@@ -2,7 +2,7 @@
 # Installs what gocxx needs on Debian 12 (as root), skipping what is already there.
 set -euo pipefail
 packages=(build-essential cmake libboost-context-dev libfmt-dev libgtest-dev libgmock-dev
-          libbenchmark-dev libcurl4-openssl-dev)
+          libbenchmark-dev libcurl4-openssl-dev libcli11-dev nlohmann-json3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
