@@ -1,8 +1,8 @@
 # shellcheck shell=bash
-# Shell helpers shared by bench/echo_compare.sh and bench/http_compare.sh. Sourced, not run:
+# Shell helpers shared by bench/echo_compare.sh, http_compare.sh and loadgen_compare.sh. Sourced, not run:
 #   . "$HERE/compare_lib.sh"
 # The sourcing script sets these first:
-#   COMPARE_NAME   prefix of its error messages (echo_compare, http_compare)
+#   COMPARE_NAME   prefix of its error messages (echo_compare, http_compare, loadgen_compare)
 #   ROOT           the repository root
 #   WORK           its binaries and results (build_gocxx_bench builds in $WORK/build)
 #   ERR            file that collects the build log and the programs' stderr
@@ -70,3 +70,53 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # The five processes using the most CPU (ps's lifetime average), as '#' remark lines.
 busiest_processes() { ps -eo pcpu=,comm= --sort=-pcpu | head -5 | sed 's/^/#   /'; }
+
+# build_release TARGET...: configures $WORK/build (Release) and builds the TARGETs there; dies,
+# pointing at $ERR, when either step fails. The caller names the binaries it needs.
+build_release() {
+    echo "# building $* (Release) in $WORK/build" >&2
+    if ! cmake -S "$ROOT" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release >>"$ERR" 2>&1 ||
+        ! cmake --build "$WORK/build" -j"$(nproc)" --target "$@" >>"$ERR" 2>&1; then
+        die "build of $* failed (see $ERR)"
+    fi
+}
+
+# stop_server_within PID SECONDS: SIGTERM, for a server that shuts down cleanly on it; SIGKILL
+# if it is still there after SECONDS; then reaps it. True when it ended on the SIGTERM.
+stop_server_within() {
+    local _
+    kill "$1" 2>/dev/null
+    for _ in $(seq 1 $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        kill -KILL "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
+        return 1
+    fi
+    wait "$1" 2>/dev/null
+    return 0
+}
+
+# run_cpu_timed CPU_FILE COMMAND...: runs COMMAND in a subshell (standard streams as the
+# caller's) and writes the CPU seconds (user + system) that it used into CPU_FILE; returns
+# COMMAND's status. The figure is getrusage(RUSAGE_CHILDREN) of that subshell as `times` reports
+# it (millisecond resolution): exact, every thread, and every process that COMMAND ran and waited
+# for (a `timeout` or `taskset` in front adds next to nothing). A fresh subshell starts at zero,
+# and `times` must run in it, not in a pipeline or $(...): those would be fresh processes again.
+run_cpu_timed() {
+    local cpu_file=$1
+    shift
+    (
+        "$@"
+        status=$?
+        times >"$cpu_file.times"
+        # Line 2 is the children's "<m>m<s.sss>s <m>m<s.sss>s" (user, system); the decimal
+        # point follows the locale.
+        awk 'function secs(f, a) { sub(/s$/, "", f); sub(/,/, ".", f); split(f, a, "m"); return a[1] * 60 + a[2] }
+            NR == 2 { printf "%.6f\n", secs($1) + secs($2) }' "$cpu_file.times" >"$cpu_file"
+        rm -f "$cpu_file.times"
+        exit "$status"
+    )
+}
