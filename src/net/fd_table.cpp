@@ -308,6 +308,22 @@ bool gone(const FdRecord* r, std::uint32_t gen) {
 
 }  // namespace
 
+bool FdRef::claim_for_wait(PollMode mode) {
+  return ok_ && go::detail::hooks::claim(r_, gen_, mode) == Claim::ok;
+}
+
+void FdRef::unclaim_for_wait(PollMode mode) {
+  go::detail::hooks::unclaim(r_, gen_, mode);
+}
+
+bool FdRef::retired() const {
+  return !ok_ || go::detail::hooks::gone(r_, gen_);
+}
+
+PollDesc* FdRef::pd() const {
+  return r_->pd.load(std::memory_order_acquire);
+}
+
 PollStatus FdRef::wait(int fd, PollMode mode, std::int64_t deadline_ns) {
   switch (claim(r_, gen_, mode)) {
     case Claim::gone:

@@ -100,6 +100,15 @@ class FdRef {
   // Waits until fd may be ready for mode, deadline_ns (now_ns clock, 0: none) passes or the
   // fd is closed. Parks the calling fiber. Fiber only.
   PollStatus wait(int fd, PollMode mode, std::int64_t deadline_ns);
+  // For a wait on several fds at once (poll_wait_any): claims `mode` of this fd for the
+  // caller; false if another party waits on it or the fd is being closed. Released by
+  // unclaim_for_wait(). Fiber only.
+  bool claim_for_wait(PollMode mode);
+  void unclaim_for_wait(PollMode mode);
+  // fd_retire has begun for the generation this reference holds.
+  bool retired() const;
+  // The record's PollDesc (set once the record is prepared).
+  PollDesc* pd() const;
 
  private:
   FdRecord* r_;

@@ -45,11 +45,13 @@
 //    a blocking fd, so the hook waits in poll(2) (with the record's timeout) and retries. That
 //    is checked only after EAGAIN, so a thread never pays for it otherwise.
 //  * poll, select, epoll_wait (and ppoll, pselect, epoll_pwait, epoll_pwait2) in a fiber: the
-//    real call with a zero timeout first; if nothing is ready, the fds go into a private epoll
-//    instance (TempPoll) that is itself registered with the netpoller (an epoll fd is
-//    pollable), the fiber parks on it with the call's timeout as the deadline, and the real
-//    call with a zero timeout gives the result after each wake-up. For epoll_wait the user's
-//    epoll fd is registered directly (it gets a record and a PollDesc like a socket).
+//    real call with a zero timeout first; if nothing is ready, the fiber parks and the real
+//    call with a zero timeout gives the result after each wake-up. poll() on up to 8 managed
+//    fds that no other fiber waits on parks on their own PollDescs at once (poll_wait_any: no
+//    syscall of its own); everything else goes into a private epoll instance (TempPoll) that
+//    is itself registered with the netpoller (an epoll fd is pollable), with the call's
+//    timeout as its deadline. For epoll_wait the user's epoll fd is registered directly (it
+//    gets a record and a PollDesc like a socket).
 //  * sleep, usleep, nanosleep, clock_nanosleep in a fiber: go::this_fiber::sleep_for.
 //  * getaddrinfo, getnameinfo, gethostbyname* in a fiber: run on go::blocking's pool (glibc's
 //    resolver makes its syscalls internally, out of our reach).
@@ -62,9 +64,9 @@
 //  * Setting O_NONBLOCK on every socket at creation (libgo, libco): plain threads that never
 //    meet a fiber would then run on emulated blocking for nothing, and a descriptor shared with
 //    another process would change under it. We switch an fd only when a fiber first waits on it.
-//  * Waiting for several fds on their own PollDescs (poll on sockets only): the netpoller
-//    allows one waiter per fd and direction, and has no wait-for-any primitive. A private epoll
-//    instance costs a few syscalls per parked poll() and works for every kind of fd.
+//  * A private epoll instance for every parked poll(): about 7 syscalls per wait (create, add
+//    each fd, register, close). libcurl parks in a 2-fd poll() for every response; it is now
+//    the fallback only (fds another fiber waits on, unmanaged fds, select).
 //  * Patching GOT/PLT entries at run time (plthook): misses libraries dlopen'ed later and
 //    static calls, and is far more fragile than symbol interposition.
 //  * LD_PRELOAD as the only way in: users would have to set it; interposition by definition
@@ -775,8 +777,71 @@ int fiber_connect(int fd, const sockaddr* addr, socklen_t len) {
 // ---------------------------------------------------------------------------------------------
 // poll, select, epoll_wait
 
+// Parks until any of fds may be ready or `deadline` (0: none) passes, on the fds' own
+// PollDescs (poll_wait_any): no syscall beyond the netpoller's. Only when every fd is a managed,
+// pollable one that no other party waits on in the directions asked (then each direction is
+// claimed for the wait), for at most kMaxWaitAny distinct fds, with events the netpoller
+// reports (read: POLLIN and its kin, write: POLLOUT and its kin; POLLPRI alone is not seen).
+// Otherwise nothing is done and the result is `fallback`: the caller uses a private epoll
+// instance (TempPoll). libcurl's wait for a response is this case: its socket and its wakeup
+// socketpair, both for reading.
+enum class WaitAny { waited, timeout, fallback };
+constexpr nfds_t kMaxWaitAny = 8;
+
+WaitAny wait_any(const pollfd* fds, nfds_t n, std::int64_t deadline) {
+  constexpr short kRead = POLLIN | POLLRDNORM | POLLRDBAND | POLLPRI;
+  constexpr short kWrite = POLLOUT | POLLWRNORM | POLLWRBAND;
+  if (n > kMaxWaitAny) return WaitAny::fallback;
+  std::optional<FdRef> refs[kMaxWaitAny];
+  PollWaitItem items[2 * kMaxWaitAny];
+  std::size_t count = 0;
+  // What was claimed, released however this ends.
+  struct Claimed {
+    std::optional<FdRef>* ref;
+    PollMode mode;
+  } claimed[2 * kMaxWaitAny];
+  std::size_t nclaimed = 0;
+  struct Unclaim {
+    Claimed* c;
+    std::size_t* n;
+    ~Unclaim() {
+      for (std::size_t i = 0; i < *n; ++i) (*c[i].ref)->unclaim_for_wait(c[i].mode);
+    }
+  } unclaim{claimed, &nclaimed};
+  for (nfds_t i = 0; i < n; ++i) {
+    const int fd = fds[i].fd;
+    if (fd < 0) continue;
+    for (nfds_t j = 0; j < i; ++j)
+      if (fds[j].fd == fd) return WaitAny::fallback;  // the same fd twice
+    const short ev = fds[i].events;
+    if ((ev & ~(kRead | kWrite)) != 0 || ((ev & POLLPRI) != 0 && (ev & POLLIN) == 0))
+      return WaitAny::fallback;
+    FdRecord* r = fd_get(fd);
+    if (r == nullptr) return WaitAny::fallback;
+    std::uint32_t fl = r->flags.load(std::memory_order_acquire);
+    if (kind_of(fl) == FdKind::unknown) fl = fd_classify(r, fd);
+    if (!io_kind(fl) || fiber_prepare(r, fd, fl, /*set_nonblock=*/true) != 0)
+      return WaitAny::fallback;
+    std::optional<FdRef>& ref = refs[i];
+    ref.emplace(r);
+    if (!ref->ok() || ref->pd() == nullptr) return WaitAny::fallback;
+    for (const PollMode mode : {PollMode::read, PollMode::write}) {
+      if ((ev & (mode == PollMode::read ? kRead : kWrite)) == 0) continue;
+      if (!ref->claim_for_wait(mode)) return WaitAny::fallback;
+      claimed[nclaimed++] = Claimed{&ref, mode};
+      items[count++] = PollWaitItem{ref->pd(), mode};
+    }
+  }
+  if (count == 0) return WaitAny::fallback;
+  const PollStatus st = poll_wait_any(items, count, deadline);
+  // An fd closed meanwhile: the caller's next try (fallback) reports it as poll does.
+  for (const auto& ref : refs)
+    if (ref && ref->retired()) return WaitAny::fallback;
+  return st == PollStatus::timeout ? WaitAny::timeout : WaitAny::waited;
+}
+
 // A fiber's poll(): `timeout_ns` < 0 waits forever. The real poll with a zero timeout decides
-// every result; the private epoll instance only tells when to ask again.
+// every result; the netpoller (or a private epoll instance) only tells when to ask again.
 int fiber_poll(pollfd* fds, nfds_t n, std::int64_t timeout_ns) {
   const int first = sys_poll(fds, n, 0);
   if (first != 0 || timeout_ns == 0) return first;
@@ -787,6 +852,12 @@ int fiber_poll(pollfd* fds, nfds_t n, std::int64_t timeout_ns) {
     if (deadline == 0) fiber_sleep_forever();
     fiber_sleep(deadline - now_ns());
     return 0;
+  }
+  for (;;) {
+    const WaitAny w = wait_any(fds, n, deadline);
+    if (w == WaitAny::fallback) break;
+    const int rc = sys_poll(fds, n, 0);
+    if (rc != 0 || w == WaitAny::timeout) return rc;
   }
   TempPoll tp;
   bool armed = tp.open();

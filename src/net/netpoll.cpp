@@ -21,6 +21,11 @@
 //    deadline) the commit fails and the park is cancelled. A waker (unblock) CASes the slot to
 //    kReady (an event) or kIdle (close, deadline) and readies the G it replaced, if any. The CAS
 //    on one word is what makes a wake-up happen exactly once.
+//  * poll_wait_any (the hooked poll() on several fds) parks one fiber on several slots at
+//    once: each slot holds a tagged pointer to the waiter's GroupWait (on its stack), whose
+//    own state word (arming, parked, fired) makes the first waker the only one to ready it.
+//    Before the waiter may return (and its stack object die), it takes its tag back from
+//    every slot, and waits for each waker that took a tag first to finish with the object.
 //  * The scheduler polls without blocking when an M runs out of local work, and every ~10 ms
 //    from a P that never runs out; when every P is idle, one M blocks in epoll_wait with its
 //    next timer as the timeout, instead of sleeping on its futex. Waking that M (new work, an
@@ -49,6 +54,7 @@
 #include "net/netpoll.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -89,6 +95,33 @@ constexpr std::uintptr_t kReady = 1;
 constexpr std::uintptr_t kWaiting = 2;
 
 constexpr int kMaxEvents = 128;
+
+// A slot may also hold a GroupWait* | kGroupTag (G*s and GroupWaits are 8-aligned).
+constexpr std::uintptr_t kGroupTag = 4;
+constexpr std::uintptr_t kTagMask = 7;
+
+// A fiber waiting in poll_wait_any. Lives on that fiber's stack; see poll_wait_any for how
+// the wakers that found it in a slot are done with it before it dies.
+struct alignas(8) GroupWait {
+  G* g = nullptr;
+  // kArming until the fiber is switched out (park's unlock callback moves it to kParked unless
+  // a waker moved it to kFired first); kFired by the first waker, which readies g if parked.
+  std::atomic<int> state{0};
+  std::atomic<int> released{0};  // wakers (slots, the timer) that are done with this object
+  Timer timer;                   // the deadline, if any
+};
+constexpr int kArming = 0;
+constexpr int kParked = 1;
+constexpr int kFired = 2;
+
+// A waker that took w's tag out of a slot (or w's timer): marks w fired and returns the fiber
+// to ready (the first waker of a parked w), or nullptr. Its last touch of w.
+G* fire_group(GroupWait* w) {
+  G* g = w->g;
+  const int prev = w->state.exchange(kFired, std::memory_order_acq_rel);
+  w->released.fetch_add(1, std::memory_order_release);
+  return prev == kParked ? g : nullptr;
+}
 
 }  // namespace
 
@@ -179,6 +212,8 @@ G* unblock(std::atomic<std::uintptr_t>& slot, bool ioready) {
   }
   // kWaiting: the waiter has not parked yet; its commit fails and it sees the new state.
   if (old == kIdle || old == kWaiting) return nullptr;
+  if ((old & kTagMask) == kGroupTag)
+    return fire_group(reinterpret_cast<GroupWait*>(old - kGroupTag));
   return reinterpret_cast<G*>(old);
 }
 
@@ -387,6 +422,89 @@ PollStatus poll_wait(PollDesc* pd, PollMode mode) {
   if (old > kWaiting) fatal("netpoll: a fiber was woken while still registered in its slot");
   const PollStatus st = state_of(pd, mode);
   return st;  // closed, timeout, or ready (a spurious wake-up: the caller retries its call)
+}
+
+PollStatus poll_wait_any(const PollWaitItem* items, std::size_t n, std::int64_t deadline_ns) {
+  GroupWait w;
+  w.g = current_g();
+  if (w.g == nullptr) fatal("netpoll: poll_wait_any called outside a fiber");
+  const std::uintptr_t tag = reinterpret_cast<std::uintptr_t>(&w) | kGroupTag;
+  // Publish the tag in every slot. seq_cst: a closer first marks the fd (closing, or a past
+  // deadline), then moves its slot (unblock); we first publish, then look for the marks. One of
+  // the two sees the other.
+  std::size_t armed = 0;  // slots [0, armed) hold our tag
+  bool ready_now = false;
+  while (armed < n) {
+    std::atomic<std::uintptr_t>& slot = items[armed].pd->slot(items[armed].mode);
+    std::uintptr_t old = kIdle;
+    if (slot.compare_exchange_strong(old, tag, std::memory_order_seq_cst)) {
+      ++armed;
+      continue;
+    }
+    if (old != kReady) fatal("netpoll: poll_wait_any on a slot another party waits on");
+    // An event nobody consumed: ours (we own this mode); consume it and return at once.
+    slot.compare_exchange_strong(old, kIdle, std::memory_order_acq_rel);
+    ready_now = true;
+    break;
+  }
+  // A close (poll_close) or the hooks' fd_retire (a deadline in the past) that came before our
+  // tag was published did not see it: look for their marks now.
+  for (std::size_t i = 0; i < armed && !ready_now; ++i) {
+    ready_now = items[i].pd->closing.load(std::memory_order_seq_cst) ||
+                items[i].pd->deadline(items[i].mode).load(std::memory_order_seq_cst) < 0;
+  }
+  bool timer_armed_here = false;
+  if (!ready_now && deadline_ns != 0) {
+    if (deadline_ns <= now_ns()) {
+      ready_now = true;
+    } else {
+      w.timer.when = deadline_ns;
+      w.timer.fire = [](Timer*, void* arg) { wake(fire_group(static_cast<GroupWait*>(arg))); };
+      w.timer.arg = &w;
+      add_timer(&w.timer);
+      timer_armed_here = true;
+    }
+  }
+  // Takes the tag back from every slot and the timer out of its heap, and waits for each waker
+  // that got there first to be done with w. A slot a waker moved to kReady holds our event:
+  // consume it (the caller is about to look at its fd anyway).
+  auto disarm = [&] {
+    int taken = 0;
+    for (std::size_t i = 0; i < armed; ++i) {
+      std::atomic<std::uintptr_t>& slot = items[i].pd->slot(items[i].mode);
+      std::uintptr_t old = tag;
+      if (slot.compare_exchange_strong(old, kIdle, std::memory_order_acq_rel)) continue;
+      ++taken;
+      if (old == kReady) slot.compare_exchange_strong(old, kIdle, std::memory_order_acq_rel);
+    }
+    if (timer_armed_here && !del_timer(&w.timer)) ++taken;  // it fired, or is firing
+    while (w.released.load(std::memory_order_acquire) < taken) sched_yield();
+  };
+  if (!ready_now) {
+    // As poll_wait names its parks (what go::dump_fibers shows): reading if any item reads.
+    const char* reason = "netpoll write";
+    for (std::size_t i = 0; i < n; ++i)
+      if (items[i].mode == PollMode::read) reason = "netpoll read";
+    g_waiters.fetch_add(1, std::memory_order_relaxed);
+    try {
+      park(
+          [](G*, void* arg) {
+            // Switched out: count as parked unless a waker fired us already (run on at once).
+            int expected = kArming;
+            return static_cast<GroupWait*>(arg)->state.compare_exchange_strong(
+                expected, kParked, std::memory_order_acq_rel);
+          },
+          &w, reason);
+    } catch (...) {
+      // go::run unwinding us at exit.
+      g_waiters.fetch_sub(1, std::memory_order_relaxed);
+      disarm();
+      throw;
+    }
+    g_waiters.fetch_sub(1, std::memory_order_relaxed);
+  }
+  disarm();
+  return deadline_ns != 0 && now_ns() >= deadline_ns ? PollStatus::timeout : PollStatus::ready;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 //     ::close(fd)
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace go::detail {
@@ -43,6 +44,20 @@ void poll_close(PollDesc* pd);
 // parks (its P runs other fibers); a plain thread blocks in poll(2). At most one party may wait
 // per mode at a time (as in Go; callers serialise readers and writers). Any party.
 PollStatus poll_wait(PollDesc* pd, PollMode mode);
+
+// One (PollDesc, mode) of a poll_wait_any.
+struct PollWaitItem {
+  PollDesc* pd;
+  PollMode mode;
+};
+
+// Parks the calling fiber until an event or a close comes for any of `items` (ready), or
+// deadline_ns (now_ns clock; 0: none) passes (timeout). The caller must own every item's mode
+// (no other party waits on it meanwhile: the hooks' claims ensure it) and re-checks its fds
+// after the return, which may be spurious. Per-PollDesc deadlines are not looked at. What the
+// hooked poll()/select() use to wait on several fds without a private epoll instance. Fiber
+// only.
+PollStatus poll_wait_any(const PollWaitItem* items, std::size_t n, std::int64_t deadline_ns);
 
 // Sets the deadline of `mode` (now_ns clock, absolute): 0 clears it; a time in the past makes
 // current and later waits return timeout at once. Wakes a waiter whose deadline moved into the

@@ -4,6 +4,7 @@
 #include "net/netpoll.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -201,6 +203,94 @@ TEST_P(Netpoll, WriteModeWaitsForRoomAndHasItsOwnDeadline) {
 
 // The only M sleeps in epoll_wait (main waits on a socket, nothing else runs): a plain thread
 // that writes, a timer that comes due, and a spawn from a plain thread each wake it.
+// poll_wait_any: one fiber on several slots; the first event, close or deadline wakes it.
+TEST_P(Netpoll, WaitAnyWakesOnAnEventOnAnyItemCloseOrDeadline) {
+  run([] {
+    Pair a, b;
+    const go::detail::PollWaitItem items[] = {{a.pd[0], PollMode::read}, {b.pd[0], PollMode::read}};
+    // An event on the second item wakes it.
+    go([&] {
+      wait_parked("netpoll read", 1);
+      write_byte(b, 1, 'b');
+    });
+    EXPECT_EQ(go::detail::poll_wait_any(items, 2, 0), PollStatus::ready);
+    char c = 0;
+    EXPECT_EQ(::read(b.fd[0], &c, 1), 1);
+    // An event that came before the wait (the slot is ready, or the next poll finds it).
+    write_byte(a, 1, 'a');
+    EXPECT_EQ(go::detail::poll_wait_any(items, 2, 0), PollStatus::ready);
+    EXPECT_EQ(::read(a.fd[0], &c, 1), 1);
+    // The deadline.
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(go::detail::poll_wait_any(items, 2, from_now(20ms)), PollStatus::timeout);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 19ms);
+    // A close of one item while parked.
+    go([&] {
+      wait_parked("netpoll read", 1);
+      go::detail::poll_close(a.pd[0]);
+      a.pd[0] = nullptr;
+    });
+    EXPECT_EQ(go::detail::poll_wait_any(items, 2, 0), PollStatus::ready);
+    // The slots are free again: a plain poll_wait on b works.
+    go([&] { write_byte(b, 1, 'c'); });
+    EXPECT_EQ(read_byte(b, 0, &c), PollStatus::ready);
+    EXPECT_EQ(c, 'c');
+  });
+}
+
+// Lost or double wake-ups: fibers loop in poll_wait_any over two sockets each while writers on
+// every P write to either at random; each wait must end (the watchdog catches a lost one) and a
+// double ready aborts the runtime.
+TEST_P(Netpoll, WaitAnyStressWithWritersOnEveryP) {
+  const int kWaiters = 8;
+  const int rounds = static_cast<int>(gocxx_test::iterations(20000));
+  gocxx_test::Watchdog wd;
+  run([&] {
+    std::vector<std::unique_ptr<Pair>> pairs;
+    for (int i = 0; i < 2 * kWaiters; ++i) pairs.push_back(std::make_unique<Pair>());
+    std::atomic<long> woken{0};
+    go::WaitGroup wg;
+    wg.add(2 * kWaiters);
+    for (int w = 0; w < kWaiters; ++w) {
+      Pair& x = *pairs[2 * w];
+      Pair& y = *pairs[2 * w + 1];
+      // The waiter: consumes one byte per round from whichever socket has it.
+      go([&, rounds] {
+        const go::detail::PollWaitItem items[] = {{x.pd[0], PollMode::read},
+                                                  {y.pd[0], PollMode::read}};
+        for (int got = 0; got < rounds;) {
+          char c;
+          bool any = false;
+          for (Pair* p : {&x, &y}) {
+            while (::read(p->fd[0], &c, 1) == 1) {
+              ++got;
+              any = true;
+            }
+          }
+          if (!any && got < rounds) {
+            go::detail::poll_wait_any(items, 2, 0);
+            ++woken;
+          }
+        }
+        wg.done();
+      });
+      // Its writer: one byte per round to x or y, yielding now and then.
+      go([&, w, rounds] {
+        unsigned r = static_cast<unsigned>(w) * 2654435761u + 1;
+        for (int i = 0; i < rounds; ++i) {
+          r = r * 1103515245u + 12345u;
+          Pair& to = (r >> 16) & 1 ? x : y;
+          while (::write(to.fd[1], "z", 1) != 1) go::this_fiber::yield();  // full: let it read
+          if ((r >> 20) % 3 == 0) go::this_fiber::yield();
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_GT(woken.load(), 0);
+  });
+}
+
 TEST_P(Netpoll, IdleMSleepingInTheNetpollerIsWokenByEventsTimersAndSpawns) {
   run([] {
     Pair p;
