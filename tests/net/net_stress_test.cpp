@@ -89,6 +89,37 @@ struct DoneOnExit {
   ~DoneOnExit() { wg.done(); }
 };
 
+// An echo server on ln until ln is closed: an acceptor fiber (acceptor.done() when it ends)
+// and one handler fiber per connection (counted in handlers, and in *served when done).
+// Errors other than the listener's close go to note(what). Fiber only.
+template <class Note>
+void serve_echo(go::net::Listener& ln, go::WaitGroup& acceptor, go::WaitGroup& handlers, Note& note,
+                std::atomic<long>* accepted = nullptr, std::atomic<long>* served = nullptr) {
+  acceptor.add();
+  go([&ln, &acceptor, &handlers, &note, accepted, served] {
+    DoneOnExit done{acceptor};
+    for (;;) {
+      go::net::Conn c;
+      try {
+        c = ln.accept();
+      } catch (const go::net::Error& e) {
+        if (e.code().value() != EBADF) note(std::string("accept: ") + e.what());
+        return;
+      }
+      if (accepted != nullptr) ++*accepted;
+      handlers.add();
+      go(
+          [&handlers, &note, served](go::net::Conn conn) {
+            const std::string err = echo(std::move(conn));
+            if (!err.empty()) note("server: " + err);
+            if (served != nullptr) ++*served;
+            handlers.done();
+          },
+          std::move(c));
+    }
+  });
+}
+
 // RLIMIT_NOFILE changed for the duration of a scope, restored on the way out (also when an
 // assertion returns early). Limits are per process: nothing outside this test binary sees it.
 class NofileLimit {
@@ -198,29 +229,7 @@ TEST(NetStress, TenThousandConcurrentEchoConnections) {
         const int spawn_err = ::posix_spawn(&child, exe, nullptr, nullptr, argv, env.data());
         ASSERT_EQ(spawn_err, 0) << "posix_spawn: " << std::strerror(spawn_err);
 
-        acceptor.add();
-        go([&] {
-          DoneOnExit done{acceptor};
-          for (;;) {
-            go::net::Conn c;
-            try {
-              c = ln.accept();
-            } catch (const go::net::Error& e) {
-              if (e.code().value() != EBADF) note(std::string("accept: ") + e.what());
-              return;
-            }
-            ++accepted;
-            handlers.add();
-            go(
-                [&](go::net::Conn conn) {
-                  const std::string err = echo(std::move(conn));
-                  if (!err.empty()) note("server: " + err);
-                  ++served;
-                  handlers.done();
-                },
-                std::move(c));
-          }
-        });
+        serve_echo(ln, acceptor, handlers, note, &accepted, &served);
         // The child exits once its clients are done (or it failed): then nothing more comes.
         child_status = go::blocking([child] {
           int status = 0;
@@ -556,27 +565,7 @@ TEST_P(NetEintrTest, SignalStormCausesNoSpuriousErrors) {
     go::net::Listener ln = go::net::listen("127.0.0.1:0");
     const std::string addr = ln.address();
     go::WaitGroup handlers, acceptor;
-    acceptor.add();
-    go([&] {
-      DoneOnExit done{acceptor};
-      for (;;) {
-        go::net::Conn c;
-        try {
-          c = ln.accept();
-        } catch (const go::net::Error& e) {
-          if (e.code().value() != EBADF) note(std::string("accept: ") + e.what());
-          return;
-        }
-        handlers.add();
-        go(
-            [&](go::net::Conn conn) {
-              const std::string err = echo(std::move(conn));
-              if (!err.empty()) note("server: " + err);
-              handlers.done();
-            },
-            std::move(c));
-      }
-    });
+    serve_echo(ln, acceptor, handlers, note);
     // UDP too: one echo socket, lockstep clients.
     go::net::PacketConn udp = go::net::listen_udp("127.0.0.1:0");
     go::WaitGroup udp_server;
