@@ -89,6 +89,27 @@ struct DoneOnExit {
   ~DoneOnExit() { wg.done(); }
 };
 
+// Errors seen by any fiber or thread of a test: how many, and the first one's text (for the
+// failure message). Called as note(what).
+class ErrorLog {
+ public:
+  void operator()(const std::string& what) {
+    count_.fetch_add(1);
+    std::lock_guard lk(mu_);
+    if (first_.empty()) first_ = what;
+  }
+  long count() const { return count_.load(); }
+  std::string first() const {
+    std::lock_guard lk(mu_);
+    return first_;
+  }
+
+ private:
+  std::atomic<long> count_{0};
+  mutable std::mutex mu_;
+  std::string first_;  // guarded by mu_
+};
+
 // An echo server on ln until ln is closed: an acceptor fiber (acceptor.done() when it ends)
 // and one handler fiber per connection (counted in handlers, and in *served when done).
 // Errors other than the listener's close go to note(what). Fiber only.
@@ -203,15 +224,9 @@ TEST(NetStress, TenThousandConcurrentEchoConnections) {
         // catches up (a dropped SYN costs the client a 1 s retransmission, not a failure).
         go::net::Listener ln = go::net::listen("127.0.0.1:0", 0);
         const std::string addr = ln.address();
-        std::atomic<long> accepted{0}, served{0}, server_errors{0};
+        std::atomic<long> accepted{0}, served{0};
         go::WaitGroup handlers, acceptor;
-        std::string first_error;
-        std::mutex first_error_mu;
-        auto note = [&](const std::string& what) {
-          ++server_errors;
-          std::lock_guard lk(first_error_mu);
-          if (first_error.empty()) first_error = what;
-        };
+        ErrorLog note;
 
         // The clients: this binary, NetStressClient.Dial only, told where and how many.
         const std::string addr_env = std::string(kStressAddrEnv) + "=" + addr;
@@ -242,7 +257,7 @@ TEST(NetStress, TenThousandConcurrentEchoConnections) {
         handlers.wait();  // every client closed its connection: the handlers saw EOF
         EXPECT_EQ(accepted.load(), n);
         EXPECT_EQ(served.load(), n);
-        EXPECT_EQ(server_errors.load(), 0) << "first error: " << first_error;
+        EXPECT_EQ(note.count(), 0) << "first error: " << note.first();
       },
       gocxx_test::procs(2));
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -283,12 +298,7 @@ TEST(NetStressClient, Dial) {
         connected.add(static_cast<int>(n));
         start.add(1);
         clients.add(static_cast<int>(n));
-        std::string first_error;
-        std::mutex first_error_mu;
-        auto note = [&](const std::string& what) {
-          std::lock_guard lk(first_error_mu);
-          if (first_error.empty()) first_error = what;
-        };
+        ErrorLog note;
         for (long i = 0; i < n; ++i) {
           go([&, i] {
             go::net::Conn c;
@@ -322,7 +332,7 @@ TEST(NetStressClient, Dial) {
         connected.wait();
         start.done();
         clients.wait();
-        EXPECT_EQ(ok.load(), n) << "first error: " << first_error;
+        EXPECT_EQ(ok.load(), n) << "first error: " << note.first();
       },
       gocxx_test::procs(2));
 }
@@ -551,14 +561,8 @@ TEST_P(NetEintrTest, SignalStormCausesNoSpuriousErrors) {
   constexpr int kClients = 8;
   const int min_rounds = static_cast<int>(std::max<std::int64_t>(iterations(20), 4));
   constexpr int kMaxRounds = 2000;  // a bound, should signals never arrive (then we fail)
-  std::atomic<long> errors{0}, round_trips{0};
-  std::string first_error;
-  std::mutex first_error_mu;
-  auto note = [&](const std::string& what) {
-    ++errors;
-    std::lock_guard lk(first_error_mu);
-    if (first_error.empty()) first_error = what;
-  };
+  std::atomic<long> round_trips{0};
+  ErrorLog note;
   const long signals_before = g_signals.load();
   SignalStorm storm(interval);
   run([&] {
@@ -585,7 +589,7 @@ TEST_P(NetEintrTest, SignalStormCausesNoSpuriousErrors) {
     });
 
     auto more = [&](int round) {
-      return round < kMaxRounds && errors.load() == 0 &&
+      return round < kMaxRounds && note.count() == 0 &&
              (round < min_rounds || g_signals.load() - signals_before < target);
     };
     // Clients: a fresh connection every round (dial and accept under fire), messages large
@@ -645,7 +649,7 @@ TEST_P(NetEintrTest, SignalStormCausesNoSpuriousErrors) {
   const long delivered = g_signals.load() - signals_before;
   std::printf("NetEintr: %ld signals delivered during %ld round trips\n", delivered,
               round_trips.load());
-  EXPECT_EQ(errors.load(), 0) << "first error: " << first_error;
+  EXPECT_EQ(note.count(), 0) << "first error: " << note.first();
   EXPECT_GE(delivered, target) << "the storm did not reach the threads";
 }
 
