@@ -64,8 +64,13 @@ namespace go::detail {
 
 namespace {
 
-// Hand-offs through runnext before the readied fiber goes to the tail instead (Tokio uses 3).
-constexpr int kMaxRunnextHops = 3;
+// Hand-offs through runnext before the readied fiber goes to the tail instead. Go bounds the
+// chain by time (a 10 ms slice, then preemption); we cannot preempt, so we count hops. 64, not
+// Tokio's 3: a consumer that readies many blocked producers (chan_fanin: 100 producers, one
+// buffer of 128) lost its turn after 3 hops and waited behind 99 producers that each woke only
+// to find the buffer full again: 0.29 switches per item instead of 0.02, 29 -> 13 ns per item
+// at 1 P. 64 hand-offs still let a queued fiber in after a few microseconds of ping-pong.
+constexpr int kMaxRunnextHops = 64;
 // Steal rounds over all victims before an M gives up and goes idle.
 constexpr int kStealRounds = 4;
 // A busy P polls the network at least this often (when fibers wait on fds).

@@ -271,6 +271,40 @@ TEST(Scheduler, YieldAlternatesTwoFibersOnOneP) {
   EXPECT_TRUE(seen == "ababab" || seen == "bababa") << seen;
 }
 
+TEST(Scheduler, AHandOffChainDoesNotStarveAQueuedFiber) {
+  // Two fibers ping-ponging over unbuffered channels hand their P to each other through
+  // runnext and never leave it idle. A third fiber that becomes runnable meanwhile sits in the
+  // queue behind the chain: it must get its turn after a bounded number of hand-offs (the
+  // scheduler's kMaxRunnextHops), not only once the pair is done.
+  constexpr long kRounds = 100000;
+  constexpr long kSpawnAt = 10;
+  long seen_at = -1;
+  go::run(
+      [&] {
+        go::Channel<long> ping, pong;
+        std::atomic<bool> third_ran{false};
+        go::WaitGroup wg;
+        wg.add(2);
+        go([&] {
+          for (long i = 0; i < kRounds; ++i) {
+            if (i == kSpawnAt) go([&] { third_ran = true; });
+            if (seen_at < 0 && third_ran.load()) seen_at = i;
+            ping.send(i);
+            (void)pong.recv();
+          }
+          wg.done();
+        });
+        go([&] {
+          for (long i = 0; i < kRounds; ++i) pong.send(*ping.recv());
+          wg.done();
+        });
+        wg.wait();
+      },
+      procs(1));
+  ASSERT_GE(seen_at, kSpawnAt) << "the queued fiber ran only after the pair finished";
+  EXPECT_LT(seen_at, kSpawnAt + 1000);
+}
+
 TEST(Scheduler, WorkIsStolenByIdleProcessors) {
   // 100 busy fibers fit in the spawning P's local ring (256), so the other P can only get them
   // by stealing (nothing overflows to the global queue).
