@@ -25,6 +25,8 @@
 //    timeout never fires). At most one.
 // Any number of cases (at least 1), of any mix of element types. A case object is meant to be
 // passed to one select (build it in the call); the same channel may appear in several cases.
+// A case refers to a channel handle given as an lvalue (that handle must outlive the case, as
+// it always does inside one select(...) expression) and keeps its own copy of a temporary one.
 //
 // Blocking works as for channels: a fiber parks, a plain thread blocks. See src/sync/select.cpp.
 #pragma once
@@ -58,7 +60,31 @@ struct SelectCase {
 // case on a closed channel. Any party.
 std::size_t select_impl(SelectCase* cases, std::size_t n, std::uint16_t* scratch);
 
-template <class T, class F>
+// How a case holds its channel: a pointer to the caller's handle (lvalue), which spares the
+// two atomic reference-count updates a copy costs per case and select (they showed in
+// select2's profile), or a copy of a temporary handle, which would be gone before select runs
+// if the case was built apart from the call.
+template <class T, bool Owned>
+class ChanRef {
+ public:
+  explicit ChanRef(const Channel<T>& ch) : ch_(&ch) {}
+  ChanCore* core() const noexcept { return ch_->core(); }
+
+ private:
+  const Channel<T>* ch_;
+};
+
+template <class T>
+class ChanRef<T, true> {
+ public:
+  explicit ChanRef(const Channel<T>& ch) : ch_(ch) {}
+  ChanCore* core() const noexcept { return ch_.core(); }
+
+ private:
+  Channel<T> ch_;
+};
+
+template <class T, class F, bool Owned>
 class RecvCase {
   static_assert(std::is_invocable_v<F&, std::optional<T>> || std::is_invocable_v<F&>,
                 "go::on_recv(ch, f): f must be callable as f(std::optional<T>) or f()");
@@ -77,12 +103,12 @@ class RecvCase {
   }
 
  private:
-  Channel<T> ch_;
+  ChanRef<T, Owned> ch_;
   F f_;
   std::optional<T> slot_;
 };
 
-template <class T, class F>
+template <class T, class F, bool Owned>
 class SendCase {
   static_assert(std::is_invocable_v<F&>, "go::on_send(ch, v, f): f must be callable as f()");
 
@@ -94,7 +120,7 @@ class SendCase {
   void run() { f_(); }
 
  private:
-  Channel<T> ch_;
+  ChanRef<T, Owned> ch_;
   T value_;
   F f_;
 };
@@ -128,10 +154,10 @@ class DefaultCase {
 
 template <class C>
 struct IsSelectCase : std::false_type {};
-template <class T, class F>
-struct IsSelectCase<RecvCase<T, F>> : std::true_type {};
-template <class T, class F>
-struct IsSelectCase<SendCase<T, F>> : std::true_type {};
+template <class T, class F, bool Owned>
+struct IsSelectCase<RecvCase<T, F, Owned>> : std::true_type {};
+template <class T, class F, bool Owned>
+struct IsSelectCase<SendCase<T, F, Owned>> : std::true_type {};
 template <class F>
 struct IsSelectCase<TimeoutCase<F>> : std::true_type {};
 template <class F>
@@ -146,13 +172,22 @@ struct IsDefaultCase<DefaultCase<F>> : std::true_type {};
 
 // A case that receives from ch; f(std::optional<T>) (or f()) runs if it is chosen.
 template <class T, class F>
-detail::RecvCase<T, std::decay_t<F>> on_recv(const Channel<T>& ch, F&& f) {
+detail::RecvCase<T, std::decay_t<F>, false> on_recv(const Channel<T>& ch, F&& f) {
+  return {ch, std::forward<F>(f)};
+}
+template <class T, class F>
+detail::RecvCase<T, std::decay_t<F>, true> on_recv(const Channel<T>&& ch, F&& f) {
   return {ch, std::forward<F>(f)};
 }
 
 // A case that sends v (converted to T now) on ch; f() runs if it is chosen.
 template <class T, class U, class F>
-detail::SendCase<T, std::decay_t<F>> on_send(const Channel<T>& ch, U&& v, F&& f) {
+detail::SendCase<T, std::decay_t<F>, false> on_send(const Channel<T>& ch, U&& v, F&& f) {
+  static_assert(std::is_constructible_v<T, U&&>, "go::on_send(ch, v, f): v does not convert to T");
+  return {ch, std::forward<U>(v), std::forward<F>(f)};
+}
+template <class T, class U, class F>
+detail::SendCase<T, std::decay_t<F>, true> on_send(const Channel<T>&& ch, U&& v, F&& f) {
   static_assert(std::is_constructible_v<T, U&&>, "go::on_send(ch, v, f): v does not convert to T");
   return {ch, std::forward<U>(v), std::forward<F>(f)};
 }

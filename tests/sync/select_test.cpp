@@ -483,6 +483,24 @@ TEST(SelectPlainThreads, WorkWithoutAnyRuntime) {
   EXPECT_EQ(sum, 999 * 1000 / 2);
 }
 
+// A case refers to an lvalue handle but keeps its own copy of a temporary one: built apart from
+// the select, it must still reach a channel whose other handles are gone (ASan checks the
+// memory; the values check the channel).
+TEST(SelectPlainThreads, CasesBuiltFromTemporaryHandlesKeepTheirChannel) {
+  std::optional<int> got;
+  bool sent = false;
+  auto make_cases = [&] {
+    go::Channel<int> in(1), out(1);
+    in.send(7);
+    return std::make_pair(go::on_recv(go::Channel<int>(in), [&](std::optional<int> v) { got = v; }),
+                          go::on_send(go::Channel<int>(out), 8, [&] { sent = true; }));
+  };
+  auto cases = make_cases();  // in and out are gone: the cases hold the only handles
+  EXPECT_EQ(go::select(cases.first), 0u);
+  EXPECT_EQ(got, 7);
+  EXPECT_EQ(go::select(cases.second), 0u);
+  EXPECT_TRUE(sent);
+}
 // --- Stress.
 
 class SelectStress : public gocxx_test::StressTest {};
