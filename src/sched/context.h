@@ -1,9 +1,10 @@
 // Execution contexts and the one function that switches between them.
 //
-// A context is a stack plus the registers saved when it was switched out (Boost.Context's
-// fcontext: a few dozen instructions, no signal-mask syscall). Fibers, the per-M scheduler
-// context (g0) and stand-alone coroutines are all ExecContexts, and every switch in the
-// runtime goes through switch_context(), so that the sanitizer annotations live in one place:
+// A context is a stack plus the registers saved when it was switched out: on x86-64 by our own
+// switch (context.cpp says why), elsewhere by Boost.Context's fcontext; either way a few dozen
+// instructions and no signal-mask syscall. Fibers, the per-M scheduler context (g0) and
+// stand-alone coroutines are all ExecContexts, and every switch in the runtime goes through
+// switch_context(), so that the sanitizer annotations live in one place:
 //   ASan: __sanitizer_start_switch_fiber before, __sanitizer_finish_switch_fiber after;
 //   TSan: __tsan_switch_to_fiber, from a function TSan does not instrument.
 #pragma once
