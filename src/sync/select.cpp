@@ -292,7 +292,9 @@ std::size_t select_impl(SelectCase* cases, std::size_t n, std::uint16_t* scratch
                    ? std::numeric_limits<std::int64_t>::max() - 1
                    : now + tmo_ns;
   }
-  std::copy(pollorder, pollorder + nchan, lockorder);
+  // A loop, not std::copy: that becomes a call to libc's memmove, whose set-up cost 11% of
+  // select2's time for its two 16-bit entries.
+  for (std::size_t k = 0; k < nchan; ++k) lockorder[k] = pollorder[k];
   sort_by_channel(lockorder, nchan, cases);
   const Cases chans(cases, lockorder, nchan);
 
