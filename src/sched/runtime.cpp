@@ -445,8 +445,8 @@ void spawn_commit(SpawnSlot slot, FiberBody* body, SpawnSite site) {
   g->state.store(FiberState::runnable, std::memory_order_relaxed);
   if (p != nullptr) {
     p->spawned.store(p->spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    const bool fenced = rt->runq_put(p, g, true);
-    if (!rt->single_p) rt->wakep(fenced);
+    const Runtime::Put put = rt->runq_put(p, g, true);
+    if (!rt->single_p) rt->wakep(put != Runtime::Put::queue);
   } else {
     rt->foreign_spawned.fetch_add(1, std::memory_order_relaxed);
     {

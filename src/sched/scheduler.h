@@ -76,6 +76,7 @@ struct M {
   bool spinning = false;                // owner only; counted in Runtime::nmspinning
   bool wake_spinning = false;  // guarded by Runtime::lock: wakep chose it and counted it spinning
   std::uint64_t rng = 0;       // owner only: victim order for stealing
+  int backoff_rounds = 0;      // owner only: timed sleeps left while it holds handoff_backoff
 
   // The request of the fiber that just switched away (to g0 or directly to another fiber).
   // Written by that fiber right before the switch, consumed by whoever lands right after it
@@ -130,7 +131,10 @@ class Runtime {
   // migrate || stopping || unwinding, in one word for the switch path: set with them, never
   // cleared while this runtime lives.
   std::atomic<bool> unusual{false};
-  std::atomic<int> running_ms{0};             // Ms still in their loop (M0 included)
+  std::atomic<int> running_ms{0};  // Ms still in their loop (M0 included)
+  // An M that spun and found nothing while other Ps were busy is backing off (find_runnable):
+  // meanwhile ready() does not wake an idle P for a fiber that goes into an empty runnext.
+  std::atomic<bool> handoff_backoff{false};
   std::atomic<bool> netpoll_blocked{false};   // an idle M sleeps in the netpoller
   std::atomic<std::int64_t> last_netpoll{0};  // now_ns of the last poll by a busy P
 
@@ -160,8 +164,13 @@ class Runtime {
   // Fibers may hand their M straight to the next fiber unless something needs every switch to
   // pass through g0: migration mode, stopping (Ms must leave their loops), unwinding at exit.
   bool direct_handoff_allowed() const { return !unusual.load(std::memory_order_relaxed); }
-  // Returns true if g was published by a seq_cst read-modify-write (see wakep).
-  bool runq_put(P* p, G* g, bool next);
+  // What runq_put did, for the caller's wake-up decision.
+  enum class Put : std::uint8_t {
+    queue,         // a fiber went to the ring (g, or the one g displaced from runnext)
+    queue_fenced,  // the same, published by runnext's seq_cst exchange (see wakep)
+    runnext,       // g went into an empty runnext, by a seq_cst exchange (1 P: a plain store)
+  };
+  Put runq_put(P* p, G* g, bool next);
   __attribute__((noinline)) void runq_overflow(P* p, G* g);
   void wakep(bool fenced = false);
   void wake_p(P* target);  // makes sure target's M looks at its queues (migration mode)
@@ -181,7 +190,9 @@ class Runtime {
  private:
   G* find_runnable(M* m);
   G* steal_work(M* m);
-  bool go_idle(M* m, G** found);
+  bool go_idle(M* m, G** found, std::int64_t max_sleep_ns = 0);
+  std::int64_t handoff_backoff_sleep(M* m);  // see scheduler.cpp
+  void end_handoff_backoff(M* m);
   void leave_idle(M* m);                   // caller holds lock
   void remove_idle_p(P* p);                // caller holds lock
   G* global_get(P* p, std::uint32_t max);  // caller holds lock

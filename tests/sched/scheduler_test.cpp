@@ -305,6 +305,53 @@ TEST(Scheduler, AHandOffChainDoesNotStarveAQueuedFiber) {
   EXPECT_LT(seen_at, kSpawnAt + 1000);
 }
 
+TEST(Scheduler, AFiberReadiedBehindABusyFiberRunsOnAnotherProcessor) {
+  // A fiber readied into runnext by a fiber that then keeps its P busy (never parks) must be
+  // taken by the other, idle P. The ping-pong before usually leaves the idle M backing off
+  // from hand-offs (Runtime::handoff_backoff_sleep), the state in which a ready into runnext
+  // wakes nobody and the backing-off M must find the fiber by itself. (With neither that
+  // nor the wake-up, this fails in most runs; an early unpark token can rescue some.)
+  std::atomic<bool> started{false};
+  bool found_in_time = false;
+  go::run(
+      [&] {
+        go::Channel<int> ping, pong, wake_up;
+        go::WaitGroup wg;
+        wg.add(3);
+        go([&] {
+          (void)wake_up.recv();  // parked long before the send below
+          started = true;
+          wg.done();
+        });
+        go([&] {
+          for (int i = 0; i < 200000; ++i) {
+            ping.send(i);
+            (void)pong.recv();
+          }
+          // 300 us busy: an M that spun for work after the ping-pong has gone to sleep by
+          // then, still within the back-off (1 ms).
+          const auto pause = std::chrono::steady_clock::now() + 300us;
+          while (std::chrono::steady_clock::now() < pause) {
+          }
+          go::this_fiber::yield();  // ends the time slice: the next ready goes into runnext
+          wake_up.send(1);          // readies the receiver into this P's runnext
+          // Busy, without parking or yielding, until it runs elsewhere (or 10 s pass).
+          const auto deadline = std::chrono::steady_clock::now() + 10s;
+          while (!started.load() && std::chrono::steady_clock::now() < deadline) {
+          }
+          found_in_time = started.load();
+          wg.done();
+        });
+        go([&] {
+          for (int i = 0; i < 200000; ++i) pong.send(*ping.recv());
+          wg.done();
+        });
+        wg.wait();
+      },
+      procs(2));
+  EXPECT_TRUE(found_in_time) << "the readied fiber waited for its busy P";
+}
+
 TEST(Scheduler, WorkIsStolenByIdleProcessors) {
   // 100 busy fibers fit in the spawning P's local ring (256), so the other P can only get them
   // by stealing (nothing overflows to the global queue).
