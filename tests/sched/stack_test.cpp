@@ -119,6 +119,23 @@ TEST(StackTest, WholeUsableRangeIsWritableAndTheGuardIsNot) {
   }
 }
 
+// Guards are installed for a whole slab at once where the kernel allows it (stack.cpp's
+// install_guards_ahead), else one by one: either way every stack handed out, across more than
+// one slab, has its guard right below its usable range and none inside it.
+TEST(StackTest, EveryStackOfSeveralSlabsHasItsGuard) {
+  // 40 KiB + the guard: a 16 MiB slab holds 372 of them, so 800 stacks span three slabs.
+  std::vector<Stack> stacks;
+  for (int i = 0; i < 800; ++i) stacks.push_back(allocate_stack(40 * kKiB, GuardMode::guard_page));
+  for (const Stack& s : stacks) {
+    auto* bottom = static_cast<unsigned char*>(s.bottom);
+    ASSERT_FALSE(kernel_can_read(bottom - 1)) << "no guard below stack at " << s.bottom;
+    ASSERT_FALSE(kernel_can_read(bottom - page()));
+    ASSERT_TRUE(kernel_can_read(bottom));
+    ASSERT_TRUE(kernel_can_read(bottom + s.size - 1));
+  }
+  for (const Stack& s : stacks) release_stack(s);
+}
+
 TEST(StackTest, ReleasedStacksAreReusedLifoAndComeBackZeroed) {
   for (GuardMode mode : kModes) {
     SCOPED_TRACE(name(mode));
