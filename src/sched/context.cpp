@@ -4,6 +4,7 @@
 
 #include <cxxabi.h>
 #include <boost/context/detail/fcontext.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 
@@ -38,11 +39,16 @@
 // The control words are reloaded only when they differ (ldmxcsr and fldcw are slow, and
 // almost no program changes them).
 //
-// A new context's stack is prepared by make_context so that its first resumption pops zeroed
-// registers, r12 = the entry function, and returns into gocxx_context_start, which calls
-// r12(data) on an aligned stack. Nothing returns from there.
+// A new context is started by gocxx_start_context(save_sp, load_sp, data, entry, ctrl): it
+// saves the current context exactly as gocxx_swap_context does (so a later swap resumes it),
+// loads the new context's control words from ctrl (its creator's, captured by make_context),
+// and jumps to entry(data) on the new stack, whose return-address slot holds 0 (unwinders stop
+// there). A jump, not a ret: the start target is always the same function, which the indirect
+// branch predictor learns, while a ret into a stack that never called anything could only be
+// mispredicted (that cost 12 ns per spawned fiber).
 extern "C" void* gocxx_swap_context(void** save_sp, void* load_sp, void* data);
-extern "C" void gocxx_context_start();
+extern "C" void* gocxx_start_context(void** save_sp, void* load_sp, void* data,
+                                     void (*entry)(void*), const void* ctrl);
 asm(R"(
   .text
   .globl gocxx_swap_context
@@ -95,19 +101,45 @@ gocxx_swap_context:
   .cfi_endproc
   .size gocxx_swap_context, .-gocxx_swap_context
 
-  .globl gocxx_context_start
-  .hidden gocxx_context_start
-  .type gocxx_context_start, @function
+  .globl gocxx_start_context
+  .hidden gocxx_start_context
+  .type gocxx_start_context, @function
   .p2align 4
-gocxx_context_start:
+gocxx_start_context:
   .cfi_startproc
-  .cfi_undefined rip
-  movq %rax, %rdi
-  andq $-16, %rsp
-  callq *%r12
-  ud2
+  pushq %rbp
+  .cfi_adjust_cfa_offset 8
+  pushq %rbx
+  .cfi_adjust_cfa_offset 8
+  pushq %r12
+  .cfi_adjust_cfa_offset 8
+  pushq %r13
+  .cfi_adjust_cfa_offset 8
+  pushq %r14
+  .cfi_adjust_cfa_offset 8
+  pushq %r15
+  .cfi_adjust_cfa_offset 8
+  subq $8, %rsp
+  .cfi_adjust_cfa_offset 8
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movl (%rsp), %eax
+  movzwl 4(%rsp), %r9d
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  cmpl (%r8), %eax
+  je 1f
+  ldmxcsr (%r8)
+1:
+  cmpw 4(%r8), %r9w
+  je 2f
+  fldcw 4(%r8)
+2:
+  movq %rdx, %rdi
+  xorl %ebp, %ebp
+  jmp *%rcx
   .cfi_endproc
-  .size gocxx_context_start, .-gocxx_context_start
+  .size gocxx_start_context, .-gocxx_start_context
 )");
 #endif
 
@@ -179,7 +211,7 @@ inline ExecContext* after_jump(Transfer* tr, void* my_fake_stack) {
   return to;
 }
 
-// The first code a new context runs (called by gocxx_context_start, or by Boost's fcontext).
+// The first code a new context runs (jumped to by gocxx_start_context, or by Boost's fcontext).
 // A new context starts with no exception in flight: jump() left the thread's state empty.
 #if defined(GOCXX_OWN_SWITCH)
 GOCXX_SWITCH_FN void trampoline(void* data) {
@@ -220,7 +252,14 @@ GOCXX_SWITCH_FN void jump(ExecContext& from, ExecContext& to, bool from_is_dying
 #if defined(GOCXX_OWN_SWITCH)
   // from.fctx is written before the stack changes: nobody resumes `from` before this switch
   // has landed (a parking fiber is published by finish_switch on the other side).
-  auto* landed = static_cast<Transfer*>(gocxx_swap_context(&from.fctx, to.fctx, &tr));
+  void* data;
+  if (to.fresh) {
+    to.fresh = false;
+    data = gocxx_start_context(&from.fctx, to.fctx, &tr, &trampoline, &to.start_mxcsr);
+  } else {
+    data = gocxx_swap_context(&from.fctx, to.fctx, &tr);
+  }
+  auto* landed = static_cast<Transfer*>(data);
 #else
   bctx::transfer_t t = bctx::jump_fcontext(to.fctx, &tr);
   auto* landed = static_cast<Transfer*>(t.data);
@@ -245,26 +284,17 @@ void make_context(ExecContext& ctx, void* stack_top, std::size_t usable_size,
       stack_bottom, static_cast<char*>(stack_top) - static_cast<const char*>(stack_bottom));
 #endif
 #if defined(GOCXX_OWN_SWITCH)
-  // The frame gocxx_swap_context pops: control words, r15, r14, r13, r12, rbx, rbp, return
-  // address. The control words are this thread's (the defaults, unless a program changed
-  // them), as Boost's make_fcontext does.
-  auto* top = reinterpret_cast<std::uintptr_t*>(reinterpret_cast<std::uintptr_t>(stack_top) &
-                                                ~std::uintptr_t{15});
-  std::uintptr_t* frame = top - 9;  // 8 slots plus one of padding above the return address
-  std::uint32_t mxcsr = 0;
-  std::uint16_t fcw = 0;
-  asm volatile("stmxcsr %0" : "=m"(mxcsr));
-  asm volatile("fnstcw %0" : "=m"(fcw));
-  frame[0] = mxcsr | (std::uintptr_t{fcw} << 32);
-  frame[1] = 0;                                              // r15
-  frame[2] = 0;                                              // r14
-  frame[3] = 0;                                              // r13
-  frame[4] = reinterpret_cast<std::uintptr_t>(&trampoline);  // r12: called with the data
-  frame[5] = 0;                                              // rbx
-  frame[6] = 0;                                              // rbp: ends frame-pointer walks
-  frame[7] = reinterpret_cast<std::uintptr_t>(&gocxx_context_start);
-  frame[8] = 0;
-  ctx.fctx = frame;
+  // gocxx_start_context jumps to trampoline with the stack pointer here: 16-byte aligned plus
+  // the 8 bytes of a return address, as at any function's entry; that slot holds 0.
+  auto* sp = reinterpret_cast<std::uintptr_t*>(
+      (reinterpret_cast<std::uintptr_t>(stack_top) & ~std::uintptr_t{15}) - 8);
+  *sp = 0;
+  ctx.fctx = sp;
+  ctx.fresh = true;
+  static_assert(offsetof(ExecContext, start_fcw) == offsetof(ExecContext, start_mxcsr) + 4,
+                "gocxx_start_context reads the two control words as one 8-byte block");
+  asm volatile("stmxcsr %0" : "=m"(ctx.start_mxcsr));
+  asm volatile("fnstcw %0" : "=m"(ctx.start_fcw));
   (void)usable_size;
 #else
   ctx.fctx = bctx::make_fcontext(stack_top, usable_size, &trampoline);

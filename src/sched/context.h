@@ -26,6 +26,11 @@ struct ExecContext {
   void (*entry)(ExecContext* self) = nullptr;  // first code run on a new context; never returns
   void* eh_caught = nullptr;  // the C++ runtime's caught-exception stack while switched out
   unsigned eh_uncaught = 0;   // std::uncaught_exceptions() while switched out
+  // x86-64: made but never run yet (the first switch starts it, see context.cpp), and the
+  // MXCSR / x87 control words it starts with (its creator's).
+  bool fresh = false;
+  unsigned start_mxcsr = 0;
+  unsigned short start_fcw = 0;
 };
 
 // Prepares `ctx` to run `entry(&ctx)` on `stack` the first time it is switched to.
