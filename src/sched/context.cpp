@@ -50,63 +50,10 @@ extern "C" void* gocxx_swap_context(void** save_sp, void* load_sp, void* data);
 extern "C" void* gocxx_start_context(void** save_sp, void* load_sp, void* data,
                                      void (*entry)(void*), const void* ctrl);
 asm(R"(
-  .text
-  .globl gocxx_swap_context
-  .hidden gocxx_swap_context
-  .type gocxx_swap_context, @function
-  .p2align 4
-gocxx_swap_context:
-  .cfi_startproc
-  pushq %rbp
-  .cfi_adjust_cfa_offset 8
-  pushq %rbx
-  .cfi_adjust_cfa_offset 8
-  pushq %r12
-  .cfi_adjust_cfa_offset 8
-  pushq %r13
-  .cfi_adjust_cfa_offset 8
-  pushq %r14
-  .cfi_adjust_cfa_offset 8
-  pushq %r15
-  .cfi_adjust_cfa_offset 8
-  subq $8, %rsp
-  .cfi_adjust_cfa_offset 8
-  stmxcsr (%rsp)
-  fnstcw 4(%rsp)
-  movl (%rsp), %eax
-  movzwl 4(%rsp), %ecx
-  movq %rsp, (%rdi)
-  movq %rsi, %rsp
-  cmpl (%rsp), %eax
-  jne 2f
-1:
-  cmpw 4(%rsp), %cx
-  jne 3f
-4:
-  addq $8, %rsp
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %rbx
-  popq %rbp
-  movq %rdx, %rax
-  ret
-2:
-  ldmxcsr (%rsp)
-  jmp 1b
-3:
-  fldcw 4(%rsp)
-  jmp 4b
-  .cfi_endproc
-  .size gocxx_swap_context, .-gocxx_swap_context
-
-  .globl gocxx_start_context
-  .hidden gocxx_start_context
-  .type gocxx_start_context, @function
-  .p2align 4
-gocxx_start_context:
-  .cfi_startproc
+  # Both entry points leave the running context the same way: its callee-saved registers and
+  # control words pushed on its own stack, that stack pointer stored in *save_sp (rdi), then
+  # the new stack (rsi). The control words just saved stay in eax (MXCSR) and r9w (x87 CW).
+  .macro gocxx_leave_context
   pushq %rbp
   .cfi_adjust_cfa_offset 8
   pushq %rbx
@@ -127,14 +74,49 @@ gocxx_start_context:
   movzwl 4(%rsp), %r9d
   movq %rsp, (%rdi)
   movq %rsi, %rsp
-  cmpl (%r8), %eax
+  .endm
+
+  # Loads the control words at \mxcsr and \fcw where they differ from eax / r9w.
+  .macro gocxx_load_control_words mxcsr, fcw
+  cmpl \mxcsr, %eax
   je 1f
-  ldmxcsr (%r8)
+  ldmxcsr \mxcsr
 1:
-  cmpw 4(%r8), %r9w
+  cmpw \fcw, %r9w
   je 2f
-  fldcw 4(%r8)
+  fldcw \fcw
 2:
+  .endm
+
+  .text
+  .globl gocxx_swap_context
+  .hidden gocxx_swap_context
+  .type gocxx_swap_context, @function
+  .p2align 4
+gocxx_swap_context:
+  .cfi_startproc
+  gocxx_leave_context
+  gocxx_load_control_words (%rsp), 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  movq %rdx, %rax
+  ret
+  .cfi_endproc
+  .size gocxx_swap_context, .-gocxx_swap_context
+
+  .globl gocxx_start_context
+  .hidden gocxx_start_context
+  .type gocxx_start_context, @function
+  .p2align 4
+gocxx_start_context:
+  .cfi_startproc
+  gocxx_leave_context
+  gocxx_load_control_words (%r8), 4(%r8)
   movq %rdx, %rdi
   xorl %ebp, %ebp
   jmp *%rcx
