@@ -84,6 +84,11 @@ class ChanRef<T, true> {
   Channel<T> ch_;
 };
 
+// Whether a case made from a handle argument of type Ch (a deduced forwarding reference)
+// copies it: a temporary, yes; an lvalue, no.
+template <class Ch>
+inline constexpr bool kOwnsHandle = !std::is_lvalue_reference_v<Ch>;
+
 template <class T, class F, bool Owned>
 class RecvCase {
   static_assert(std::is_invocable_v<F&, std::optional<T>> || std::is_invocable_v<F&>,
@@ -170,24 +175,19 @@ struct IsDefaultCase<DefaultCase<F>> : std::true_type {};
 
 }  // namespace detail
 
-// A case that receives from ch; f(std::optional<T>) (or f()) runs if it is chosen.
-template <class T, class F>
-detail::RecvCase<T, std::decay_t<F>, false> on_recv(const Channel<T>& ch, F&& f) {
-  return {ch, std::forward<F>(f)};
-}
-template <class T, class F>
-detail::RecvCase<T, std::decay_t<F>, true> on_recv(const Channel<T>&& ch, F&& f) {
+// A case that receives from ch; f(std::optional<T>) (or f()) runs if it is chosen. An lvalue
+// handle is referred to, a temporary one copied into the case (detail::ChanRef).
+template <class Ch, class F, class T = typename std::remove_cvref_t<Ch>::value_type,
+          std::enable_if_t<std::is_same_v<std::remove_cvref_t<Ch>, Channel<T>>, int> = 0>
+detail::RecvCase<T, std::decay_t<F>, detail::kOwnsHandle<Ch>> on_recv(Ch&& ch, F&& f) {
   return {ch, std::forward<F>(f)};
 }
 
-// A case that sends v (converted to T now) on ch; f() runs if it is chosen.
-template <class T, class U, class F>
-detail::SendCase<T, std::decay_t<F>, false> on_send(const Channel<T>& ch, U&& v, F&& f) {
-  static_assert(std::is_constructible_v<T, U&&>, "go::on_send(ch, v, f): v does not convert to T");
-  return {ch, std::forward<U>(v), std::forward<F>(f)};
-}
-template <class T, class U, class F>
-detail::SendCase<T, std::decay_t<F>, true> on_send(const Channel<T>&& ch, U&& v, F&& f) {
+// A case that sends v (converted to T now) on ch; f() runs if it is chosen. The handle is held
+// as by on_recv.
+template <class Ch, class U, class F, class T = typename std::remove_cvref_t<Ch>::value_type,
+          std::enable_if_t<std::is_same_v<std::remove_cvref_t<Ch>, Channel<T>>, int> = 0>
+detail::SendCase<T, std::decay_t<F>, detail::kOwnsHandle<Ch>> on_send(Ch&& ch, U&& v, F&& f) {
   static_assert(std::is_constructible_v<T, U&&>, "go::on_send(ch, v, f): v does not convert to T");
   return {ch, std::forward<U>(v), std::forward<F>(f)};
 }

@@ -277,7 +277,6 @@ void make_context(ExecContext& ctx, void* stack_top, std::size_t usable_size,
                 "gocxx_start_context reads the two control words as one 8-byte block");
   asm volatile("stmxcsr %0" : "=m"(ctx.start_mxcsr));
   asm volatile("fnstcw %0" : "=m"(ctx.start_fcw));
-  (void)usable_size;
 #else
   ctx.fctx = bctx::make_fcontext(stack_top, usable_size, &trampoline);
 #endif

@@ -132,8 +132,9 @@ class Runtime {
   // cleared while this runtime lives.
   std::atomic<bool> unusual{false};
   std::atomic<int> running_ms{0};  // Ms still in their loop (M0 included)
-  // An M that spun and found nothing while other Ps were busy is backing off (find_runnable):
-  // meanwhile ready() does not wake an idle P for a fiber that goes into an empty runnext.
+  // An M that spun and found nothing while other Ps were busy is backing off (scheduler.cpp,
+  // handoff_backoff_sleep): meanwhile ready() does not wake an idle P for a fiber that goes
+  // into an empty runnext.
   std::atomic<bool> handoff_backoff{false};
   std::atomic<bool> netpoll_blocked{false};   // an idle M sleeps in the netpoller
   std::atomic<std::int64_t> last_netpoll{0};  // now_ns of the last poll by a busy P
